@@ -1,0 +1,196 @@
+//! Tongguan HTTP API. The only crate that knows HTTP.
+//!
+//! [`build`] assembles the JSON API under `/api/v1` from one `router()` per context, generates the
+//! OpenAPI 3.1 document from the handlers, and wraps everything in the cross-cutting layers: request
+//! ids, structured request logs, timeouts, body limits, metrics, security headers and the audit of
+//! every permission denial.
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use state::{ApiConfig, AppState, SystemInfo};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use error::Denied;
+use extract::{ActorSlot, Meta};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tg_iam::{AuditCtx, AuditEvent};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tongguan 统管 API", description = "云浮市一网统管市域治理平台 HTTP API. Conventions: docs/api.md."),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "登录与会话"), (name = "system", description = "系统信息"),
+        (name = "regions", description = "行政区划"), (name = "departments", description = "部门"),
+        (name = "users", description = "用户与授权"), (name = "roles", description = "角色与权限"),
+        (name = "audit", description = "安全审计"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))));
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::system::router())
+        .merge(routes::auth::router())
+        .merge(routes::regions::router())
+        .merge(routes::departments::router())
+        .merge(routes::users::router())
+        .merge(routes::roles::router())
+        .merge(routes::audit::router())
+}
+
+/// The OpenAPI document generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// Routes that need no session. Everything else must require one; a test enforces it.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[("GET", "/api/v1/system/info"), ("POST", "/api/v1/auth/login")];
+
+#[derive(Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _req: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        })
+        .as_ref()
+}
+
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Records every 403 in the audit trail, with the actor when the request had a valid session.
+async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let slot = ActorSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let target = format!("{} {}", req.method(), req.uri().path());
+    let (parts, body) = req.into_parts();
+    let meta = Meta::from_parts(&parts, state.config.trust_forwarded_for);
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    if let Some(Denied(code)) = resp.extensions().get::<Denied>() {
+        let ctx = slot
+            .0
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .unwrap_or_else(|| AuditCtx::anonymous(&meta.ip, &meta.request_id));
+        if let Err(e) = state.iam.audit_alone(&ctx, AuditEvent::denied("access.denied", target, code.clone())).await {
+            // A denial that cannot be recorded is still a denial; the failure is logged loudly.
+            tracing::error!(error = %e, "failed to audit a denial");
+        }
+    }
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.iam.db().ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics_text() -> Response {
+    match prometheus() {
+        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics unavailable").into_response(),
+    }
+}
+
+/// Unknown paths under `/api` answer in the API's error shape.
+pub async fn api_not_found() -> ApiError {
+    ApiError::not_found("route.not_found", "接口不存在")
+}
+
+/// The complete HTTP application (without the web front end, which the binary adds as fallback).
+pub fn build(state: AppState) -> Router {
+    let _ = prometheus();
+    let (api, doc) = api_router().split_for_parts();
+    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let body_limit = state.config.body_limit_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let d = doc_json.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], (*d).clone()) }
+        }),
+    )
+    .route("/api/docs", get(|| async { Redirect::temporary("/api-docs") }))
+    .route("/healthz", get(healthz))
+    .route("/readyz", get(readyz))
+    .route("/metrics", get(metrics_text))
+    .route("/api/{*rest}", get(api_not_found).post(api_not_found).put(api_not_found).patch(api_not_found).delete(api_not_found))
+    .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
+    .layer(middleware::from_fn(track_metrics))
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+    .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+    .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+    .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %rid)
+    }))
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+    .with_state(state)
+}

@@ -1,0 +1,9 @@
+//! One module per context, each with a `router()` of OpenAPI-documented handlers.
+
+pub mod audit;
+pub mod auth;
+pub mod departments;
+pub mod regions;
+pub mod roles;
+pub mod system;
+pub mod users;

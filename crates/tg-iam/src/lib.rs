@@ -1,0 +1,29 @@
+//! Tongguan identity and access engine.
+//!
+//! It owns the region hierarchy, departments, user accounts, roles and permission codes, login and
+//! server-side sessions, the SM3-based password verifiers and the hash-chained audit trail. Every
+//! operation takes the acting [`Principal`] and applies its [`tg_kernel::DataScope`] inside SQL.
+
+pub mod audit;
+pub mod auth;
+pub mod crypto;
+pub mod departments;
+pub mod error;
+pub mod permissions;
+pub mod regions;
+pub mod roles;
+pub mod service;
+pub mod users;
+
+pub use audit::{AuditCtx, AuditEvent, AuditKey};
+pub use error::{IamError, IamResult};
+pub use service::{Iam, Principal, RoleBrief, SecurityPolicy};
+
+/// Schema migrations of this engine, one SQL text per database engine.
+pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
+    component: "iam",
+    version: 1,
+    name: "iam",
+    sqlite: include_str!("../migrations/sqlite/0001_iam.sql"),
+    postgres: include_str!("../migrations/postgres/0001_iam.sql"),
+}];

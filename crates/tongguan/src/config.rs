@@ -1,0 +1,343 @@
+//! Typed, layered configuration: defaults < TOML file < `TONGGUAN_*` environment < command-line flags.
+//! Validated at start-up; errors name the offending key.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite database, keys and files live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub demo: DemoConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    /// Trust `X-Forwarded-For` (only when a reverse proxy sets it).
+    pub trust_forwarded_for: bool,
+    /// Mark the session cookie `Secure` (serve over HTTPS in production).
+    pub cookie_secure: bool,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://user:pass@host/db`. Empty: SQLite under `data_dir`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    pub pbkdf2_iterations: u32,
+    pub password_min_length: usize,
+    pub lockout_threshold: i64,
+    pub lockout_window_minutes: i64,
+    pub lockout_minutes: i64,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Seed demo data on the first start of the embedded SQLite default with an empty database.
+    pub seed_on_empty: bool,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `tongguan=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            security: SecurityConfig::default(),
+            demo: DemoConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into(), request_timeout_secs: 30, body_limit_bytes: 1 << 20, trust_forwarded_for: false, cookie_secure: false }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: String::new(), max_connections: 16 }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            pbkdf2_iterations: 100_000,
+            password_min_length: 8,
+            lockout_threshold: 5,
+            lockout_window_minutes: 15,
+            lockout_minutes: 30,
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { seed_on_empty: true }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig").field("url", &redact_url(&self.url)).field("max_connections", &self.max_connections).finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("security", &self.security)
+            .field("demo", &self.demo)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Environment variables that belong to tooling, not to the configuration.
+const RESERVED_ENV: &[&str] = &["TONGGUAN_CONFIG"];
+
+/// Command-line values that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+fn env_value(raw: &str) -> toml::Value {
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(root: &mut toml::Table, path: &[String], value: toml::Value, var: &str) -> Result<()> {
+    let (last, parents) = path.split_last().ok_or_else(|| anyhow!("{var}: empty key"))?;
+    let mut cur = root;
+    for p in parents {
+        let entry = cur.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| anyhow!("{var}: `{p}` is not a section"))?;
+    }
+    cur.insert(last.clone(), value);
+    Ok(())
+}
+
+impl Config {
+    /// Builds the configuration from an optional file, the environment and overrides, then validates it.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>, o: &Overrides) -> Result<Self> {
+        let mut table = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+                text.parse::<toml::Table>().with_context(|| format!("config file {} is not valid TOML", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("TONGGUAN_") else { continue };
+            if RESERVED_ENV.contains(&k.as_str()) || rest.starts_with("TEST_") {
+                continue;
+            }
+            let path: Vec<String> = match rest {
+                "DATABASE_URL" => vec!["database".into(), "url".into()],
+                "LISTEN" => vec!["server".into(), "listen".into()],
+                "DATA_DIR" => vec!["data_dir".into()],
+                _ => rest.split("__").map(|s| s.to_lowercase()).collect(),
+            };
+            let value = if path.last().map(String::as_str) == Some("url") || path.last().map(String::as_str) == Some("listen") {
+                toml::Value::String(v)
+            } else {
+                env_value(&v)
+            };
+            set_path(&mut table, &path, value, &k)?;
+        }
+        let de = toml::Value::Table(table);
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            anyhow!("configuration key `{path}`: {}", e.inner())
+        })?;
+        if let Some(d) = &o.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        if let Some(u) = &o.database_url {
+            cfg.database.url = u.clone();
+        }
+        if let Some(l) = &o.listen {
+            cfg.server.listen = l.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            bail!("configuration key `server.listen`: `{}` is not an address like 127.0.0.1:8080", self.server.listen);
+        }
+        if !self.database.url.is_empty() && tg_db::Backend::from_url(&self.database.url).is_none() {
+            bail!("configuration key `database.url`: use sqlite://… or postgres://…");
+        }
+        if self.database.max_connections == 0 {
+            bail!("configuration key `database.max_connections`: must be at least 1");
+        }
+        let s = &self.security;
+        if s.pbkdf2_iterations < 1000 {
+            bail!("configuration key `security.pbkdf2_iterations`: must be at least 1000");
+        }
+        if !(8..=64).contains(&s.password_min_length) {
+            bail!("configuration key `security.password_min_length`: must be between 8 and 64");
+        }
+        if !(1..=100).contains(&s.lockout_threshold) {
+            bail!("configuration key `security.lockout_threshold`: must be between 1 and 100");
+        }
+        for (k, v) in [
+            ("lockout_window_minutes", s.lockout_window_minutes),
+            ("lockout_minutes", s.lockout_minutes),
+            ("session_idle_minutes", s.session_idle_minutes),
+            ("session_absolute_hours", s.session_absolute_hours),
+        ] {
+            if v <= 0 {
+                bail!("configuration key `security.{k}`: must be positive");
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("configuration key `log.format`: must be `text` or `json`");
+        }
+        if self.server.body_limit_bytes < 1024 || self.server.request_timeout_secs == 0 {
+            bail!("configuration keys `server.body_limit_bytes` (≥ 1024) / `server.request_timeout_secs` (≥ 1) out of range");
+        }
+        Ok(())
+    }
+
+    /// True when running on the embedded default (no database URL given).
+    pub fn is_embedded_default(&self) -> bool {
+        self.database.url.is_empty()
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            tg_db::sqlite_url(&self.data_dir.join("tongguan.db"))
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn policy(&self) -> tg_iam::SecurityPolicy {
+        let s = &self.security;
+        tg_iam::SecurityPolicy {
+            pbkdf2_iterations: s.pbkdf2_iterations,
+            password_min_length: s.password_min_length,
+            lockout_threshold: s.lockout_threshold,
+            lockout_window_ms: s.lockout_window_minutes * 60_000,
+            lockout_duration_ms: s.lockout_minutes * 60_000,
+            session_idle_ms: s.session_idle_minutes * 60_000,
+            session_absolute_ms: s.session_absolute_hours * 3_600_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert!(c.database_url().starts_with("sqlite://"));
+        assert!(c.database_url().contains("data/tongguan.db"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("tg-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("t.toml");
+        std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9000\"\n[security]\nlockout_threshold = 3\n").unwrap();
+        let c = Config::load(Some(&f), env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "7"), ("TONGGUAN_TEST_PG", "1")]), &Overrides::default()).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9000");
+        assert_eq!(c.security.lockout_threshold, 7);
+        let o = Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() };
+        let c = Config::load(Some(&f), env(&[("TONGGUAN_LISTEN", "127.0.0.1:9050")]), &o).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9100");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::load(None, env(&[("TONGGUAN_SERVER__LISTN", "x")]), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("server"), "{e}");
+        assert!(e.contains("listn"), "{e}");
+        let e = Config::load(None, env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "many")]), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("security.lockout_threshold"), "{e}");
+        let e = Config::load(None, env(&[("TONGGUAN_LISTEN", "nowhere")]), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("server.listen"), "{e}");
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        let mut c = Config::default();
+        c.database.url = "postgres://tg:s3cret@db.example/tongguan".into();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+        assert!(dbg.contains("tg:***@db.example"), "{dbg}");
+    }
+}

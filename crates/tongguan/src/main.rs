@@ -1,0 +1,269 @@
+//! `tongguan` command line: serve, init, migrate, seed-demo, user, audit, openapi.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tg_iam::users::UserSpec;
+use tg_iam::AuditCtx;
+use tg_kernel::{RegionCode, SystemClock};
+use tongguan::config::{Config, Overrides};
+use tongguan::App;
+
+#[derive(Parser)]
+#[command(name = "tongguan", version, about = "统管 — 云浮市一网统管市域治理平台")]
+struct Cli {
+    /// TOML configuration file (also TONGGUAN_CONFIG).
+    #[arg(long, global = true, env = "TONGGUAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, keys, files).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://… or postgres://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (default).
+    Serve(ServeArgs),
+    /// Production bootstrap: create the three separated administrators with one-time passwords.
+    Init,
+    /// Apply database migrations and load the pack's regions.
+    Migrate,
+    /// Create demo departments, grids and one demo account per role and level.
+    SeedDemo,
+    /// Manage accounts from the server console.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account (the user must change the password at first login).
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// Role code; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Region code, e.g. 445302.
+        #[arg(long)]
+        region: String,
+        /// Department code.
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Set a new password; the user must change it at next login.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+    },
+    /// Lock an account and end its sessions.
+    Lock {
+        #[arg(long)]
+        username: String,
+    },
+    /// Unlock an account.
+    Unlock {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Verify the hash chain; exits non-zero naming the first broken record.
+    Verify,
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn generate_password() -> String {
+    // 16 characters from four classes, so it meets every password rule.
+    let bytes = tg_iam::crypto::random_bytes::<16>();
+    let sets: [&[u8]; 4] = [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnpqrstuvwxyz", b"23456789", b"@#%+=!"];
+    bytes.iter().enumerate().map(|(i, b)| {
+        let set = sets[i % 4];
+        set[*b as usize % set.len()] as char
+    }).collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let listen = match &command {
+        Command::Serve(a) => a.listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides { data_dir: cli.data_dir, database_url: cli.database_url, listen };
+    let cfg = Config::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    init_logging(&cfg);
+
+    if let Command::Openapi = command {
+        println!("{}", tg_api::openapi().to_pretty_json()?);
+        return Ok(());
+    }
+    let app = App::open(cfg, Arc::new(SystemClock)).await?;
+    match command {
+        Command::Serve(_) => {
+            if app.seed_if_empty().await? {
+                eprintln!("已在空数据库中生成云浮演示数据（演示账号密码见 README）。");
+            }
+            let demo = app.iam.demo_accounts_active().await?;
+            if demo > 0 {
+                tracing::warn!(demo_accounts = demo, "DEMO ACCOUNTS ARE ACTIVE — never expose this installation to real users");
+                eprintln!("\n*** 警告：存在 {demo} 个演示账号（公开密码）。生产环境请勿使用演示数据。***\n");
+            }
+            let addr = app.config.server.listen.clone();
+            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(listen = %listener.local_addr()?, "tongguan serving");
+            eprintln!("统管已启动：http://{}", listener.local_addr()?);
+            tongguan::serve(&app, listener, shutdown_signal()).await?;
+            app.iam.db().close().await;
+        }
+        Command::Init => {
+            if app.iam.user_count().await? > 0 {
+                bail!("already initialised: accounts exist");
+            }
+            let ctx = AuditCtx::cli("init");
+            let city = RegionCode::parse(&app.pack.info.city_code)?;
+            println!("已创建三员管理账号（一次性密码，首次登录须修改）：");
+            for (login, name, role) in [("sysadmin", "系统管理员", "sysadmin"), ("secadmin", "安全管理员", "secadmin"), ("auditadmin", "审计管理员", "auditadmin")] {
+                let password = generate_password();
+                let spec = UserSpec {
+                    username: login.into(),
+                    display_name: name.into(),
+                    password: password.clone(),
+                    phone: None,
+                    region: city.clone(),
+                    department_id: None,
+                    roles: vec![role.into()],
+                    must_change_password: true,
+                    is_demo: false,
+                };
+                app.iam.insert_user(&ctx, &spec).await?;
+                println!("  {login}\t{password}");
+            }
+        }
+        Command::Migrate => println!("数据库已是最新版本"),
+        Command::SeedDemo => {
+            let r = tongguan::seed::seed_demo(&app.iam, &app.pack).await?;
+            println!("演示数据：{} 个部门，{} 个网格，{} 个账号", r.departments, r.grids, r.accounts);
+        }
+        Command::User(cmd) => user_command(&app, cmd).await?,
+        Command::Audit(AuditCmd::Verify) => {
+            let r = tg_iam::audit::verify(app.iam.db(), app.iam.audit_key()).await?;
+            if r.ok {
+                println!("audit chain intact: {} records", r.checked);
+            } else {
+                eprintln!(
+                    "audit chain BROKEN at record seq {}: {} ({} records verified before it)",
+                    r.first_broken_seq.unwrap_or(0),
+                    r.reason.unwrap_or_default(),
+                    r.checked
+                );
+                std::process::exit(2);
+            }
+        }
+        Command::Openapi => {}
+    }
+    Ok(())
+}
+
+async fn user_command(app: &App, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Create { username, password, roles, region, department, display_name, phone } => {
+            let region = RegionCode::parse(&region)?;
+            let department_id = match department {
+                Some(code) => {
+                    let row = sqlx::query("SELECT id FROM departments WHERE code = $1").bind(&code).fetch_optional(app.iam.db().pool()).await?;
+                    Some(sqlx::Row::try_get::<i64, _>(&row.with_context(|| format!("unknown department {code}"))?, 0)?)
+                }
+                None => None,
+            };
+            if app.iam.region_raw(&region).await?.is_none() {
+                bail!("unknown region {region}");
+            }
+            let username = tg_iam::users::normalize_username(&username);
+            if let Some(p) = tg_iam::users::password_problem(&password, &username, app.config.security.password_min_length) {
+                bail!("weak password: {p}");
+            }
+            let spec = UserSpec {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                password,
+                phone,
+                region,
+                department_id,
+                roles,
+                must_change_password: true,
+                is_demo: false,
+            };
+            let id = app.iam.insert_user(&AuditCtx::cli("user create"), &spec).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created user #{id} {}", spec.username);
+        }
+        UserCmd::ResetPassword { username, password } => {
+            app.iam.cli_reset_password(&AuditCtx::cli("user reset-password"), &username, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("password reset for {username}; it must be changed at next login");
+        }
+        UserCmd::Lock { username } => {
+            app.iam.cli_set_status(&AuditCtx::cli("user lock"), &username, "locked").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("locked {username}");
+        }
+        UserCmd::Unlock { username } => {
+            app.iam.cli_set_status(&AuditCtx::cli("user unlock"), &username, "active").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("unlocked {username}");
+        }
+    }
+    Ok(())
+}
