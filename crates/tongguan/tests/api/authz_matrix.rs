@@ -1,0 +1,304 @@
+//! The authorisation matrix: every operation of the OpenAPI document × every demo role (plus a user
+//! with no roles and an anonymous caller) × a target inside and outside the caller's region.
+//!
+//! Expected outcomes are computed from the permission catalogue and the region tree, independently
+//! of the handlers: no permission → 403; out of scope → 403 or 404; otherwise the request passes
+//! authorisation (any status but 401/403/404, and never 5xx). The probe table must cover every
+//! operation, so a new route without a probe — or without a permission check — fails this test.
+
+use crate::harness::{spawn_app, Client, Engine, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use tg_iam::permissions::BUILTIN_ROLES;
+use tg_iam::AuditCtx;
+use tg_kernel::RegionCode;
+
+crate::both_engines!(authorisation_matrix);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Obj {
+    None,
+    User,
+    Dept,
+    Group,
+    Village,
+    Role,
+    NewUser,
+    NewDept,
+}
+
+struct Probe {
+    method: Method,
+    path: &'static str,
+    /// None: any signed-in user. Some("public"): no session needed.
+    perm: Option<&'static str>,
+    obj: Obj,
+}
+
+const fn p(method: Method, path: &'static str, perm: Option<&'static str>, obj: Obj) -> Probe {
+    Probe { method, path, perm, obj }
+}
+
+fn probes() -> Vec<Probe> {
+    use Obj::*;
+    vec![
+        p(Method::GET, "/api/v1/system/info", Some("public"), None),
+        p(Method::POST, "/api/v1/auth/login", Some("public"), None),
+        p(Method::GET, "/api/v1/auth/me", Option::None, None),
+        p(Method::POST, "/api/v1/auth/password", Option::None, None),
+        p(Method::POST, "/api/v1/auth/logout", Option::None, None),
+        p(Method::GET, "/api/v1/regions", Some("region:read"), None),
+        p(Method::POST, "/api/v1/regions", Some("region:write"), Village),
+        p(Method::GET, "/api/v1/regions/{code}", Some("region:read"), Group),
+        p(Method::PATCH, "/api/v1/regions/{code}", Some("region:write"), Group),
+        p(Method::DELETE, "/api/v1/regions/{code}", Some("region:write"), Group),
+        p(Method::GET, "/api/v1/regions/{code}/children", Some("region:read"), Group),
+        p(Method::GET, "/api/v1/regions/{code}/ancestors", Some("region:read"), Group),
+        p(Method::GET, "/api/v1/regions/{code}/subtree", Some("region:read"), Group),
+        p(Method::GET, "/api/v1/departments", Some("dept:read"), None),
+        p(Method::POST, "/api/v1/departments", Some("dept:write"), NewDept),
+        p(Method::GET, "/api/v1/departments/{id}", Some("dept:read"), Dept),
+        p(Method::PUT, "/api/v1/departments/{id}", Some("dept:write"), Dept),
+        p(Method::DELETE, "/api/v1/departments/{id}", Some("dept:write"), Dept),
+        p(Method::GET, "/api/v1/users", Some("user:read"), None),
+        p(Method::POST, "/api/v1/users", Some("user:create"), NewUser),
+        p(Method::GET, "/api/v1/users/{id}", Some("user:read"), User),
+        p(Method::PUT, "/api/v1/users/{id}", Some("user:update"), User),
+        p(Method::DELETE, "/api/v1/users/{id}", Some("user:delete"), User),
+        p(Method::POST, "/api/v1/users/{id}/reset-password", Some("user:reset_password"), User),
+        p(Method::POST, "/api/v1/users/{id}/lock", Some("user:lock"), User),
+        p(Method::POST, "/api/v1/users/{id}/unlock", Some("user:lock"), User),
+        p(Method::PUT, "/api/v1/users/{id}/roles", Some("grant:write"), User),
+        p(Method::GET, "/api/v1/roles", Some("role:read"), None),
+        p(Method::POST, "/api/v1/roles", Some("role:write"), None),
+        p(Method::GET, "/api/v1/roles/{id}", Some("role:read"), Role),
+        p(Method::PUT, "/api/v1/roles/{id}", Some("role:write"), Role),
+        p(Method::DELETE, "/api/v1/roles/{id}", Some("role:write"), Role),
+        p(Method::GET, "/api/v1/permissions", Some("role:read"), None),
+        p(Method::GET, "/api/v1/audit", Some("audit:read"), None),
+        p(Method::GET, "/api/v1/audit/export", Some("audit:export"), None),
+        p(Method::GET, "/api/v1/audit/verify", Some("audit:verify"), None),
+    ]
+}
+
+struct Account {
+    name: &'static str,
+    region: &'static str,
+    role: Option<&'static str>,
+}
+
+const ACCOUNTS: &[Account] = &[
+    Account { name: "sysadmin", region: "445300", role: Some("sysadmin") },
+    Account { name: "secadmin", region: "445300", role: Some("secadmin") },
+    Account { name: "auditadmin", region: "445300", role: Some("auditadmin") },
+    Account { name: "city.leader", region: "445300", role: Some("city_leader") },
+    Account { name: "city.clerk", region: "445300", role: Some("dept_clerk") },
+    Account { name: "yc.leader", region: "445302", role: Some("county_leader") },
+    Account { name: "yc.town", region: "445302001", role: Some("town_staff") },
+    Account { name: "yc.grid", region: "445302001009001", role: Some("grid_worker") },
+    Account { name: "norole", region: "445302", role: None },
+];
+
+fn perms_of(role: Option<&str>) -> BTreeSet<&'static str> {
+    role.and_then(|r| BUILTIN_ROLES.iter().find(|b| b.code == r)).map(|b| b.permissions.iter().copied().collect()).unwrap_or_default()
+}
+
+/// A side of the city: 云城区 (where most demo accounts sit) or 云安区.
+struct Side {
+    /// Region of fresh users and departments.
+    region: &'static str,
+    village: String,
+}
+
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+fn next() -> u64 {
+    SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Creates a fresh target object and returns (path parameter, the object's region, body).
+async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Option<String>, Option<Value>) {
+    let ctx = AuditCtx::cli("matrix");
+    let iam = &t.app.iam;
+    let n = next();
+    match obj {
+        Obj::None => {
+            let body = match (probe.method.clone(), probe.path) {
+                (Method::POST, "/api/v1/auth/login") => Some(json!({"username": "yc.town", "password": crate::harness::DEMO_PASSWORD})),
+                (Method::POST, "/api/v1/auth/password") => Some(json!({"old_password": "wrong-old", "new_password": "Other@2026x"})),
+                (Method::POST, "/api/v1/roles") => Some(json!({"code": format!("r{n}"), "name": format!("角色{n}"), "data_scope": "subtree", "permissions": ["region:read"]})),
+                (Method::POST, _) => Some(json!({})),
+                _ => None,
+            };
+            (String::new(), None, body)
+        }
+        Obj::User | Obj::NewUser => {
+            let region = RegionCode::parse(side.region).unwrap();
+            if obj == Obj::NewUser {
+                let body = json!({"username": format!("nu{n}"), "display_name": "新用户", "password": "Init@2026xy", "region_code": side.region});
+                return (String::new(), Some(side.region.into()), Some(body));
+            }
+            let spec = tg_iam::users::UserSpec {
+                username: format!("target{n}"),
+                display_name: "目标用户".into(),
+                password: "Target@2026".into(),
+                phone: None,
+                region,
+                department_id: None,
+                roles: vec![],
+                must_change_password: false,
+                is_demo: false,
+            };
+            let id = iam.insert_user(&ctx, &spec).await.unwrap();
+            let body = match probe.path {
+                "/api/v1/users/{id}" if probe.method == Method::PUT => Some(json!({"display_name": "改名", "region_code": side.region})),
+                "/api/v1/users/{id}/reset-password" => Some(json!({"password": "Reset@2026z"})),
+                "/api/v1/users/{id}/roles" => Some(json!({"roles": ["grid_worker"]})),
+                _ if probe.method == Method::POST => Some(json!({})),
+                _ => None,
+            };
+            (id.to_string(), Some(side.region.into()), body)
+        }
+        Obj::Dept | Obj::NewDept => {
+            let region = RegionCode::parse(side.region).unwrap();
+            let body = json!({"code": format!("T-{n}"), "name": format!("测试部门{n}"), "region_code": side.region});
+            if obj == Obj::NewDept {
+                return (String::new(), Some(side.region.into()), Some(body));
+            }
+            let id = iam.insert_department(&ctx, &format!("D-{n}"), &format!("目标部门{n}"), &region, false).await.unwrap();
+            (id.to_string(), Some(side.region.into()), (probe.method == Method::PUT).then_some(body))
+        }
+        Obj::Group | Obj::Village => {
+            let village = RegionCode::parse(&side.village).unwrap();
+            if obj == Obj::Village {
+                return (String::new(), Some(side.village.clone()), Some(json!({"parent_code": side.village, "name": format!("新网格{n}")})));
+            }
+            let code = iam.insert_group(&ctx, &village, &format!("目标网格{n}"), false).await.unwrap();
+            let body = (probe.method == Method::PATCH).then(|| json!({"name": format!("改名网格{n}")}));
+            (code.to_string(), Some(code.to_string()), body)
+        }
+        Obj::Role => {
+            let input = tg_iam::roles::RoleInput {
+                code: format!("role{n}"),
+                name: format!("目标角色{n}"),
+                description: String::new(),
+                data_scope: "subtree".into(),
+                permissions: vec!["region:read".into()],
+            };
+            let r = iam.create_role(&ctx, &input).await.unwrap();
+            let body = (probe.method == Method::PUT).then(|| json!({"code": format!("role{n}"), "name": "改名角色", "data_scope": "subtree", "permissions": ["dept:read"]}));
+            (r.id.to_string(), None, body)
+        }
+    }
+}
+
+async fn authorisation_matrix(e: Engine) {
+    let t = spawn_app(e).await;
+    // Every operation in the OpenAPI document has a probe, and every probe an operation.
+    let doc = t.anon().get("/api/openapi.json").await.body;
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&m.as_str()) {
+                ops.insert(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+    }
+    let table = probes();
+    let covered: BTreeSet<String> = table.iter().map(|p| format!("{} {}", p.method, p.path)).collect();
+    assert_eq!(ops, covered, "the probe table must list exactly the documented operations");
+    let public: BTreeSet<String> = tg_api::PUBLIC_ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    let declared_public: BTreeSet<String> = table.iter().filter(|p| p.perm == Some("public")).map(|p| format!("{} {}", p.method, p.path)).collect();
+    assert_eq!(public, declared_public);
+
+    let ctx = AuditCtx::cli("matrix");
+    let spec = tg_iam::users::UserSpec {
+        username: "norole".into(),
+        display_name: "无角色".into(),
+        password: "Norole@2026".into(),
+        phone: None,
+        region: RegionCode::parse("445302").unwrap(),
+        department_id: None,
+        roles: vec![],
+        must_change_password: false,
+        is_demo: false,
+    };
+    t.app.iam.insert_user(&ctx, &spec).await.unwrap();
+
+    let sides = [
+        Side { region: "445302001", village: "445302001009".into() },
+        Side { region: "445303", village: first_village(&t, "445303").await },
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    // The anonymous caller: everything but the public routes is 401.
+    for probe in &table {
+        let (param, _, body) = make(&t, probe.obj, &sides[0], probe).await;
+        let r = t.anon().raw(probe.method.clone(), &fill(probe.path, &param), body.as_ref()).await;
+        let ok = if probe.perm == Some("public") { r.status != StatusCode::UNAUTHORIZED } else { r.status == StatusCode::UNAUTHORIZED };
+        if !ok {
+            failures.push(format!("anonymous {} {} → {} {:?}", probe.method, probe.path, r.status, r.body));
+        }
+        checked += 1;
+    }
+    for acct in ACCOUNTS {
+        let perms = perms_of(acct.role);
+        let password = if acct.role.is_none() { "Norole@2026" } else { crate::harness::DEMO_PASSWORD };
+        let home = RegionCode::parse(acct.region).unwrap();
+        let dept_only = acct.role.is_some_and(|r| BUILTIN_ROLES.iter().any(|b| b.code == r && b.data_scope == "subtree_dept"));
+        for side in &sides {
+            for probe in &table {
+                if probe.perm == Some("public") {
+                    continue;
+                }
+                // Logout ends the session; it gets its own.
+                let client: Client = t.login(acct.name, password).await;
+                let (param, obj_region, body) = make(&t, probe.obj, side, probe).await;
+                let r = client.raw(probe.method.clone(), &fill(probe.path, &param), body.as_ref()).await;
+                let has = probe.perm.is_none_or(|p| perms.contains(p));
+                let in_scope = match &obj_region {
+                    None => true,
+                    // Department-only scopes narrow departmental data (users, departments), not the shared region tree.
+                    Some(code) => {
+                        let departmental = matches!(probe.obj, Obj::User | Obj::NewUser | Obj::Dept | Obj::NewDept);
+                        home.contains(&RegionCode::parse(code).unwrap()) && !(dept_only && departmental)
+                    }
+                };
+                let s = r.status;
+                let ok = if !has {
+                    s == StatusCode::FORBIDDEN && r.code() == "auth.forbidden"
+                } else if !in_scope {
+                    s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND
+                } else {
+                    !matches!(s, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) && !s.is_server_error()
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{} ({}) {} {} [{}] has={has} in_scope={in_scope} → {s} {}",
+                        acct.name, acct.region, probe.method, probe.path, side.region, r.body
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 600, "{checked}");
+}
+
+fn fill(path: &str, param: &str) -> String {
+    path.replace("{id}", param).replace("{code}", param)
+}
+
+async fn first_village(t: &TestApp, county: &'static str) -> String {
+    use sqlx::Row;
+    let (lo, hi) = (county.to_string(), format!("{county}:"));
+    sqlx::query("SELECT MIN(code) FROM regions WHERE level = 'village' AND code >= $1 AND code < $2")
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(t.app.iam.db().pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
