@@ -41,26 +41,10 @@ impl Meta {
             .and_then(|v| v.split(',').next())
             .map(|s| s.trim().chars().take(64).collect::<String>());
         let ip = forwarded.unwrap_or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into())
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
         });
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(clean_request_id)
-            .unwrap_or_default();
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(300)
-            .collect();
+        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(clean_request_id).unwrap_or_default();
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(300).collect();
         Self { ip, request_id, user_agent }
     }
 }
@@ -217,10 +201,9 @@ pub struct AppQuery<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| AppQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request("request.invalid_query", "查询参数不正确").with_details(serde_detail(e.body_text())))
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| AppQuery(q.0)).map_err(|e: QueryRejection| {
+            ApiError::bad_request("request.invalid_query", "查询参数不正确").with_details(serde_detail(e.body_text()))
+        })
     }
 }
 
@@ -230,9 +213,8 @@ pub struct AppPath<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for AppPath<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| AppPath(p.0))
-            .map_err(|e: PathRejection| ApiError::bad_request("request.invalid_path", "路径参数不正确").with_details(serde_detail(e.body_text())))
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| AppPath(p.0)).map_err(|e: PathRejection| {
+            ApiError::bad_request("request.invalid_path", "路径参数不正确").with_details(serde_detail(e.body_text()))
+        })
     }
 }

@@ -119,12 +119,7 @@ async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Ne
     let meta = Meta::from_parts(&parts, state.config.trust_forwarded_for);
     let resp = next.run(Request::from_parts(parts, body)).await;
     if let Some(Denied(code)) = resp.extensions().get::<Denied>() {
-        let ctx = slot
-            .0
-            .lock()
-            .ok()
-            .and_then(|g| g.clone())
-            .unwrap_or_else(|| AuditCtx::anonymous(&meta.ip, &meta.request_id));
+        let ctx = slot.0.lock().ok().and_then(|g| g.clone()).unwrap_or_else(|| AuditCtx::anonymous(&meta.ip, &meta.request_id));
         if let Err(e) = state.iam.audit_alone(&ctx, AuditEvent::denied("access.denied", target, code.clone())).await {
             // A denial that cannot be recorded is still a denial; the failure is logged loudly.
             tracing::error!(error = %e, "failed to audit a denial");

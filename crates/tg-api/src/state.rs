@@ -29,7 +29,13 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { cookie_secure: false, trust_forwarded_for: false, body_limit_bytes: 1 << 20, request_timeout_secs: 30, export_max_rows: 100_000 }
+        Self {
+            cookie_secure: false,
+            trust_forwarded_for: false,
+            body_limit_bytes: 1 << 20,
+            request_timeout_secs: 30,
+            export_max_rows: 100_000,
+        }
     }
 }
 

@@ -51,11 +51,7 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<usize, Migrati
     result
 }
 
-async fn run(
-    db: &Db,
-    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-    migrations: &[Migration],
-) -> Result<usize, MigrationError> {
+async fn run(db: &Db, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, migrations: &[Migration]) -> Result<usize, MigrationError> {
     use sqlx::{Connection, Row};
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS tg_schema_migrations (
@@ -79,32 +75,21 @@ async fn run(
         if let Some(row) = row {
             let sum: String = row.try_get(0)?;
             if sum != checksum(sql) {
-                return Err(MigrationError::Modified {
-                    component: m.component.into(),
-                    version: m.version,
-                    name: m.name.into(),
-                });
+                return Err(MigrationError::Modified { component: m.component.into(), version: m.version, name: m.name.into() });
             }
             continue;
         }
-        let fail = |source| MigrationError::Failed {
-            component: m.component.into(),
-            version: m.version,
-            name: m.name.into(),
-            source,
-        };
+        let fail = |source| MigrationError::Failed { component: m.component.into(), version: m.version, name: m.name.into(), source };
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
-        sqlx::query(
-            "INSERT INTO tg_schema_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(m.component)
-        .bind(m.version)
-        .bind(m.name)
-        .bind(checksum(sql))
-        .bind(now_string())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO tg_schema_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(m.component)
+            .bind(m.version)
+            .bind(m.name)
+            .bind(checksum(sql))
+            .bind(now_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(component = m.component, version = m.version, name = m.name, "migration applied");
         applied += 1;
@@ -113,9 +98,6 @@ async fn run(
 }
 
 fn now_string() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     secs.to_string()
 }

@@ -120,10 +120,19 @@ fn mac(key: &AuditKey, f: &Fields<'_>) -> String {
     let at = f.at.to_string();
     let actor = f.actor_id.map(|i| i.to_string()).unwrap_or_default();
     let parts: [&[u8]; 13] = [
-        seq.as_bytes(), at.as_bytes(), actor.as_bytes(), f.actor_username.as_bytes(),
-        f.actor_roles.as_bytes(), f.actor_region.as_bytes(), f.ip.as_bytes(),
-        f.request_id.as_bytes(), f.action.as_bytes(), f.target.as_bytes(),
-        f.result.as_bytes(), f.detail.as_bytes(), f.prev_mac.as_bytes(),
+        seq.as_bytes(),
+        at.as_bytes(),
+        actor.as_bytes(),
+        f.actor_username.as_bytes(),
+        f.actor_roles.as_bytes(),
+        f.actor_region.as_bytes(),
+        f.ip.as_bytes(),
+        f.request_id.as_bytes(),
+        f.action.as_bytes(),
+        f.target.as_bytes(),
+        f.result.as_bytes(),
+        f.detail.as_bytes(),
+        f.prev_mac.as_bytes(),
     ];
     let mut buf = Vec::with_capacity(256);
     for p in parts {
@@ -192,11 +201,7 @@ pub async fn append(
     .bind(&m)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1")
-        .bind(f.seq)
-        .bind(&m)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1").bind(f.seq).bind(&m).execute(&mut **tx).await?;
     Ok(f.seq)
 }
 
@@ -302,12 +307,8 @@ pub async fn verify(db: &Db, key: &AuditKey) -> Result<VerifyReport, sqlx::Error
     let mut last_seq = 0i64;
     let mut last_mac = String::new();
     let mut checked = 0i64;
-    let broken = |seq: i64, checked: i64, reason: String| VerifyReport {
-        ok: false,
-        checked,
-        first_broken_seq: Some(seq),
-        reason: Some(reason),
-    };
+    let broken =
+        |seq: i64, checked: i64, reason: String| VerifyReport { ok: false, checked, first_broken_seq: Some(seq), reason: Some(reason) };
     loop {
         let rows = sqlx::query(
             "SELECT seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, action, target, \

@@ -7,7 +7,7 @@ use crate::audit::{AuditCtx, AuditEvent};
 use crate::crypto::{self, sm3_hex};
 use crate::error::{IamError, IamResult};
 use crate::service::{Iam, Principal, RoleBrief};
-use crate::users::{normalize_username, password_problem};
+use crate::users::{normalize_username, password_problem, PasswordChange};
 use sqlx::Row;
 use std::collections::BTreeSet;
 use tg_kernel::{DataScope, RegionCode};
@@ -71,7 +71,8 @@ impl Iam {
             return Err(IamError::InvalidCredentials);
         }
         if !password_ok {
-            let (count, start) = if now - window_start > self.policy.lockout_window_ms { (1, now) } else { (failed_count + 1, window_start) };
+            let (count, start) =
+                if now - window_start > self.policy.lockout_window_ms { (1, now) } else { (failed_count + 1, window_start) };
             let lock = if count >= self.policy.lockout_threshold { now + self.policy.lockout_duration_ms } else { 0 };
             let mut tx = self.db.begin().await?;
             sqlx::query("UPDATE users SET failed_count = $1, failed_window_start = $2, locked_until = $3 WHERE id = $4")
@@ -81,7 +82,11 @@ impl Iam {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let detail = if lock > 0 { format!("密码错误，第{count}次，账户临时锁定") } else { format!("密码错误，第{count}次") };
+            let detail = if lock > 0 {
+                format!("密码错误，第{count}次，账户临时锁定")
+            } else {
+                format!("密码错误，第{count}次")
+            };
             self.audit(&mut tx, &ctx, AuditEvent::failure("auth.login", target, detail)).await?;
             tx.commit().await?;
             return Err(IamError::InvalidCredentials);
@@ -96,15 +101,17 @@ impl Iam {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)")
-            .bind(&session_id)
-            .bind(id)
-            .bind(now)
-            .bind(expires_at)
-            .bind(&client.ip)
-            .bind(client.user_agent.chars().take(300).collect::<String>())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        )
+        .bind(&session_id)
+        .bind(id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(&client.ip)
+        .bind(client.user_agent.chars().take(300).collect::<String>())
+        .execute(&mut *tx)
+        .await?;
         self.audit(&mut tx, &ctx, AuditEvent::success("auth.login", target)).await?;
         tx.commit().await?;
         let principal = self.load_principal(&session_id, id).await?;
@@ -112,9 +119,7 @@ impl Iam {
     }
 
     async fn verify_blocking(&self, password: String, hash: String) -> IamResult<bool> {
-        tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash))
-            .await
-            .map_err(|e| IamError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash)).await.map_err(|e| IamError::Internal(e.to_string()))
     }
 
     /// Resolves a session token to its principal, enforcing idle and absolute timeouts and the
@@ -124,10 +129,12 @@ impl Iam {
             return Err(IamError::Unauthenticated);
         }
         let session_id = sm3_hex(token.as_bytes());
-        let row = sqlx::query("SELECT s.user_id, s.last_seen_at, s.expires_at, u.status FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1")
-            .bind(&session_id)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT s.user_id, s.last_seen_at, s.expires_at, u.status FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+        )
+        .bind(&session_id)
+        .fetch_optional(self.db.pool())
+        .await?;
         let Some(row) = row else {
             return Err(IamError::Unauthenticated);
         };
@@ -214,13 +221,11 @@ impl Iam {
 
     /// Changes the caller's own password. Other sessions of the account end; this one stays.
     pub async fn change_password(&self, p: &Principal, ctx: &AuditCtx, old: &str, new: &str) -> IamResult<()> {
-        let hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
-            .bind(p.user_id)
-            .fetch_one(self.db.pool())
-            .await?
-            .try_get(0)?;
+        let hash: String =
+            sqlx::query("SELECT password_hash FROM users WHERE id = $1").bind(p.user_id).fetch_one(self.db.pool()).await?.try_get(0)?;
         if !self.verify_blocking(old.to_owned(), hash).await? {
-            self.audit_alone(ctx, AuditEvent::failure("auth.password_change", format!("#{} {}", p.user_id, p.username), "原密码错误")).await?;
+            self.audit_alone(ctx, AuditEvent::failure("auth.password_change", format!("#{} {}", p.user_id, p.username), "原密码错误"))
+                .await?;
             return Err(IamError::field("old_password", "原密码不正确"));
         }
         if old == new {
@@ -229,6 +234,17 @@ impl Iam {
         if let Some(problem) = password_problem(new, &p.username, self.policy.password_min_length) {
             return Err(IamError::field("new_password", problem));
         }
-        self.set_password(&p.username, p.user_id, new, false, ctx, "auth.password_change", Some(&p.session_id)).await
+        self.set_password(
+            ctx,
+            PasswordChange {
+                username: &p.username,
+                id: p.user_id,
+                password: new,
+                must_change: false,
+                action: "auth.password_change",
+                keep_session: Some(&p.session_id),
+            },
+        )
+        .await
     }
 }

@@ -60,9 +60,7 @@ pub fn hash_password(password: &str, iterations: u32) -> String {
 /// Checks a password against a stored verifier. Malformed verifiers never match.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     let mut it = stored.split('$');
-    let (Some(SCHEME), Some(iter), Some(salt), Some(dk), None) =
-        (it.next(), it.next(), it.next(), it.next(), it.next())
-    else {
+    let (Some(SCHEME), Some(iter), Some(salt), Some(dk), None) = (it.next(), it.next(), it.next(), it.next(), it.next()) else {
         return false;
     };
     let (Ok(iter), Ok(salt), Ok(dk)) = (iter.parse::<u32>(), hex::decode(salt), hex::decode(dk)) else {

@@ -84,7 +84,11 @@ impl Iam {
             q.push(" AND d.region_code >= ").bind(lo).push(" AND d.region_code < ").bind(hi);
             if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 let like = SqlBuf::like_contains(text);
-                q.push(" AND (d.name LIKE ").bind(like.as_str()).push(" ESCAPE '\\' OR d.code LIKE ").bind(like.as_str()).push(" ESCAPE '\\')");
+                q.push(" AND (d.name LIKE ")
+                    .bind(like.as_str())
+                    .push(" ESCAPE '\\' OR d.code LIKE ")
+                    .bind(like.as_str())
+                    .push(" ESCAPE '\\')");
             }
         };
         let mut c = SqlBuf::new("SELECT COUNT(*) FROM departments d WHERE 1=1");
@@ -175,7 +179,15 @@ impl Iam {
                     IamError::Db(e)
                 }
             })?;
-        let detail = format!("编码: {} → {}; 名称: {} → {}; 区划: {} → {}", old.code, input.code.trim(), old.name, input.name.trim(), old.region_code, region);
+        let detail = format!(
+            "编码: {} → {}; 名称: {} → {}; 区划: {} → {}",
+            old.code,
+            input.code.trim(),
+            old.name,
+            input.name.trim(),
+            old.region_code,
+            region
+        );
         self.audit(&mut tx, ctx, AuditEvent::success("dept.update", format!("#{id} {}", old.name)).with_detail(detail)).await?;
         tx.commit().await?;
         self.department(actor, id).await
@@ -184,11 +196,7 @@ impl Iam {
     pub async fn delete_department(&self, actor: &Principal, ctx: &AuditCtx, id: i64) -> IamResult<()> {
         let old = self.department(actor, id).await?;
         let mut tx = self.db.begin().await?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE department_id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE department_id = $1").bind(id).fetch_one(&mut *tx).await?.try_get(0)?;
         if n > 0 {
             return Err(IamError::conflict("dept.in_use", format!("该部门下还有{n}个用户（含已停用），不能删除")));
         }

@@ -61,8 +61,15 @@ impl AdminDuty {
 /// its own work (region:read, dept:read, user:read, role:read) belong to none.
 pub fn duty_of(permission: &str) -> Option<AdminDuty> {
     match permission {
-        "user:create" | "user:update" | "user:reset_password" | "user:lock" | "user:delete"
-        | "dept:write" | "region:write" | "config:read" | "config:write" => Some(AdminDuty::System),
+        "user:create"
+        | "user:update"
+        | "user:reset_password"
+        | "user:lock"
+        | "user:delete"
+        | "dept:write"
+        | "region:write"
+        | "config:read"
+        | "config:write" => Some(AdminDuty::System),
         "role:write" | "grant:write" => Some(AdminDuty::Security),
         "audit:read" | "audit:export" | "audit:verify" => Some(AdminDuty::Audit),
         _ => None,
@@ -102,9 +109,19 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "管理用户、部门、行政区划和系统配置；不能查看审计日志，不能分配角色",
         data_scope: "subtree",
         permissions: &[
-            "region:read", "region:write", "dept:read", "dept:write", "user:read", "user:create",
-            "user:update", "user:reset_password", "user:lock", "user:delete", "role:read",
-            "config:read", "config:write",
+            "region:read",
+            "region:write",
+            "dept:read",
+            "dept:write",
+            "user:read",
+            "user:create",
+            "user:update",
+            "user:reset_password",
+            "user:lock",
+            "user:delete",
+            "role:read",
+            "config:read",
+            "config:write",
         ],
     },
     BuiltinRole {

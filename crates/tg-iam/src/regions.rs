@@ -45,7 +45,11 @@ pub fn short_name(name: &str) -> String {
     if let Some(s) = name.strip_suffix("村民委员会") {
         format!("{s}村")
     } else if let Some(s) = name.strip_suffix("居民委员会") {
-        if s.ends_with("社区") { s.to_owned() } else { format!("{s}社区") }
+        if s.ends_with("社区") {
+            s.to_owned()
+        } else {
+            format!("{s}社区")
+        }
     } else {
         name.to_owned()
     }
@@ -100,7 +104,11 @@ pub fn parse_region_csv(text: &str) -> Result<Vec<(RegionCode, String, RegionLev
         }
         out.push((code.clone(), row.name.trim().to_owned(), code.level()));
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 impl Iam {
@@ -138,7 +146,11 @@ impl Iam {
     }
 
     fn check_scope(actor: &Principal, code: &RegionCode) -> IamResult<()> {
-        if actor.scope.contains_region(code) { Ok(()) } else { Err(IamError::not_found("行政区划", "region.not_found")) }
+        if actor.scope.contains_region(code) {
+            Ok(())
+        } else {
+            Err(IamError::not_found("行政区划", "region.not_found"))
+        }
     }
 
     pub async fn region(&self, actor: &Principal, code: &RegionCode) -> IamResult<Region> {
@@ -325,7 +337,12 @@ impl Iam {
             .bind(code.as_str())
             .execute(&mut *tx)
             .await?;
-        self.audit(&mut tx, ctx, AuditEvent::success("region.update", format!("{code} {}", old.name)).with_detail(format!("名称: {} → {name}", old.name))).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::success("region.update", format!("{code} {}", old.name)).with_detail(format!("名称: {} → {name}", old.name)),
+        )
+        .await?;
         tx.commit().await?;
         self.region_raw(code).await?.ok_or(IamError::not_found("行政区划", "region.not_found"))
     }
@@ -350,29 +367,6 @@ impl Iam {
         self.audit(&mut tx, ctx, AuditEvent::success("region.delete", format!("{code} {}", old.name))).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_names() {
-        assert_eq!(short_name("牧羊村民委员会"), "牧羊村");
-        assert_eq!(short_name("星岩社区居民委员会"), "星岩社区");
-        assert_eq!(short_name("城北居民委员会"), "城北社区");
-        assert_eq!(short_name("云城街道"), "云城街道");
-    }
-
-    #[test]
-    fn csv_checks_report_each_row() {
-        let ok = "code,name,level,parent_code\n445300,云浮市,city,\n445302,云城区,county,445300\n";
-        assert_eq!(parse_region_csv(ok).unwrap().len(), 2);
-        let bad = "code,name,level,parent_code\n445300,云浮市,city,\n445302,云城区,town,445300\n445302001,x,town,445303\nabc,y,town,\n";
-        let errs = parse_region_csv(bad).unwrap_err();
-        assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].starts_with("第3行"));
     }
 }
 
@@ -404,5 +398,28 @@ impl Iam {
         self.audit(&mut tx, ctx, AuditEvent::success("region.create_bulk", format!("{n} 个组(网格)"))).await?;
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("牧羊村民委员会"), "牧羊村");
+        assert_eq!(short_name("星岩社区居民委员会"), "星岩社区");
+        assert_eq!(short_name("城北居民委员会"), "城北社区");
+        assert_eq!(short_name("云城街道"), "云城街道");
+    }
+
+    #[test]
+    fn csv_checks_report_each_row() {
+        let ok = "code,name,level,parent_code\n445300,云浮市,city,\n445302,云城区,county,445300\n";
+        assert_eq!(parse_region_csv(ok).unwrap().len(), 2);
+        let bad = "code,name,level,parent_code\n445300,云浮市,city,\n445302,云城区,town,445300\n445302001,x,town,445303\nabc,y,town,\n";
+        let errs = parse_region_csv(bad).unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].starts_with("第3行"));
     }
 }

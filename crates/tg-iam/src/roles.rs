@@ -99,7 +99,11 @@ impl Iam {
                 .try_get(0)?,
             };
             for p in r.permissions {
-                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)").bind(id).bind(*p).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(*p)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -186,7 +190,12 @@ impl Iam {
         for p in &perms {
             sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)").bind(id).bind(p).execute(&mut *tx).await?;
         }
-        self.audit(&mut tx, ctx, AuditEvent::success("role.create", format!("#{id} {}", input.code.trim())).with_detail(format!("权限: {}", perms.join(",")))).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::success("role.create", format!("#{id} {}", input.code.trim())).with_detail(format!("权限: {}", perms.join(","))),
+        )
+        .await?;
         tx.commit().await?;
         self.role(id).await
     }
@@ -230,7 +239,8 @@ impl Iam {
         for p in &perms {
             sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)").bind(id).bind(p).execute(&mut *tx).await?;
         }
-        let detail = format!("权限: {} → {}; 数据范围: {} → {}", old.permissions.join(","), perms.join(","), old.data_scope, input.data_scope);
+        let detail =
+            format!("权限: {} → {}; 数据范围: {} → {}", old.permissions.join(","), perms.join(","), old.data_scope, input.data_scope);
         self.audit(&mut tx, ctx, AuditEvent::success("role.update", format!("#{id} {}", old.code)).with_detail(detail)).await?;
         tx.commit().await?;
         self.role(id).await

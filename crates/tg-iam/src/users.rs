@@ -152,6 +152,16 @@ pub(crate) fn apply_user_scope(q: &mut SqlBuf, scope: &DataScope) {
     }
 }
 
+/// A password to set, and what else happens with it.
+pub(crate) struct PasswordChange<'a> {
+    pub username: &'a str,
+    pub id: i64,
+    pub password: &'a str,
+    pub must_change: bool,
+    pub action: &'a str,
+    pub keep_session: Option<&'a str>,
+}
+
 /// Everything needed to create an account from the command line or the demo seed.
 #[derive(Debug, Clone)]
 pub struct UserSpec {
@@ -171,7 +181,8 @@ impl Iam {
         if users.is_empty() {
             return Ok(());
         }
-        let mut q = SqlBuf::new("SELECT ur.user_id, ro.code, ro.name FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id IN (");
+        let mut q =
+            SqlBuf::new("SELECT ur.user_id, ro.code, ro.name FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id IN (");
         for (i, u) in users.iter().enumerate() {
             if i > 0 {
                 q.push(",");
@@ -198,7 +209,11 @@ impl Iam {
             q.push(" AND u.region_code >= ").bind(lo).push(" AND u.region_code < ").bind(hi);
             if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 let like = SqlBuf::like_contains(text);
-                q.push(" AND (u.username LIKE ").bind(like.as_str()).push(" ESCAPE '\\' OR u.display_name LIKE ").bind(like.as_str()).push(" ESCAPE '\\')");
+                q.push(" AND (u.username LIKE ")
+                    .bind(like.as_str())
+                    .push(" ESCAPE '\\' OR u.display_name LIKE ")
+                    .bind(like.as_str())
+                    .push(" ESCAPE '\\')");
             }
             if let Some(d) = f.department_id {
                 q.push(" AND u.department_id = ").bind(d);
@@ -207,7 +222,11 @@ impl Iam {
                 q.push(" AND u.status = ").bind(s);
             }
             if let Some(r) = f.role.as_deref().filter(|s| !s.is_empty()) {
-                q.push(" AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id = u.id AND ro.code = ").bind(r).push(")");
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id = u.id AND ro.code = ",
+                )
+                .bind(r)
+                .push(")");
             }
         };
         let mut c = SqlBuf::new("SELECT COUNT(*) FROM users u WHERE 1=1");
@@ -340,9 +359,7 @@ impl Iam {
     pub(crate) async fn hash_password(&self, password: &str) -> IamResult<String> {
         let pw = password.to_owned();
         let iterations = self.policy.pbkdf2_iterations;
-        tokio::task::spawn_blocking(move || crypto::hash_password(&pw, iterations))
-            .await
-            .map_err(|e| IamError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || crypto::hash_password(&pw, iterations)).await.map_err(|e| IamError::Internal(e.to_string()))
     }
 
     pub async fn update_user(&self, actor: &Principal, ctx: &AuditCtx, id: i64, input: &UserUpdate) -> IamResult<User> {
@@ -380,7 +397,8 @@ impl Iam {
         if old.phone != phone.as_deref().map(mask_phone) {
             changes.push("手机号已修改".into());
         }
-        self.audit(&mut tx, ctx, AuditEvent::success("user.update", format!("#{id} {}", old.username)).with_detail(changes.join("; "))).await?;
+        self.audit(&mut tx, ctx, AuditEvent::success("user.update", format!("#{id} {}", old.username)).with_detail(changes.join("; ")))
+            .await?;
         tx.commit().await?;
         self.user_unaudited(&actor.scope, id).await
     }
@@ -425,20 +443,16 @@ impl Iam {
         if let Some(p) = password_problem(password, &old.username, self.policy.password_min_length) {
             return Err(IamError::field("password", p));
         }
-        self.set_password(&old.username, id, password, true, ctx, "user.reset_password", None).await
+        self.set_password(
+            ctx,
+            PasswordChange { username: &old.username, id, password, must_change: true, action: "user.reset_password", keep_session: None },
+        )
+        .await
     }
 
     /// Sets a password and ends sessions (all of them, or all but `keep_session`).
-    pub(crate) async fn set_password(
-        &self,
-        username: &str,
-        id: i64,
-        password: &str,
-        must_change: bool,
-        ctx: &AuditCtx,
-        action: &str,
-        keep_session: Option<&str>,
-    ) -> IamResult<()> {
+    pub(crate) async fn set_password(&self, ctx: &AuditCtx, change: PasswordChange<'_>) -> IamResult<()> {
+        let PasswordChange { username, id, password, must_change, action, keep_session } = change;
         let hash = self.hash_password(password).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -496,15 +510,16 @@ impl Iam {
         if let Some(p) = password_problem(password, &username, self.policy.password_min_length) {
             return Err(IamError::WeakPassword(p));
         }
-        self.set_password(&username, id, password, true, ctx, "user.reset_password", None).await
+        self.set_password(
+            ctx,
+            PasswordChange { username: &username, id, password, must_change: true, action: "user.reset_password", keep_session: None },
+        )
+        .await
     }
 
     /// Whether any demo account is still active (`serve` warns while one is).
     pub async fn demo_accounts_active(&self) -> IamResult<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM users WHERE is_demo = 1 AND status = 'active'")
-            .fetch_one(self.db.pool())
-            .await?
-            .try_get(0)?)
+        Ok(sqlx::query("SELECT COUNT(*) FROM users WHERE is_demo = 1 AND status = 'active'").fetch_one(self.db.pool()).await?.try_get(0)?)
     }
 
     pub async fn user_count(&self) -> IamResult<i64> {
@@ -533,7 +548,12 @@ impl Iam {
         for id in &ids {
             sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)").bind(user_id).bind(*id).execute(&mut **tx).await?;
         }
-        self.audit(tx, ctx, AuditEvent::success("user.grant", format!("#{user_id} {username}")).with_detail(format!("角色: {}", codes.join(",")))).await?;
+        self.audit(
+            tx,
+            ctx,
+            AuditEvent::success("user.grant", format!("#{user_id} {username}")).with_detail(format!("角色: {}", codes.join(","))),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -543,10 +563,7 @@ pub(crate) fn check_duties(perms: &[String]) -> IamResult<()> {
     let d = crate::permissions::duties(perms.iter().map(String::as_str));
     if d.len() > 1 {
         let names: Vec<&str> = d.iter().map(|x| x.label()).collect();
-        return Err(IamError::RoleConflict(format!(
-            "三员分立：同一账户不能同时具有{}职责",
-            names.join("、")
-        )));
+        return Err(IamError::RoleConflict(format!("三员分立：同一账户不能同时具有{}职责", names.join("、"))));
     }
     Ok(())
 }

@@ -47,9 +47,7 @@ impl Clock for FixedClock {
 pub fn to_rfc3339(ms: Timestamp) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-        Ok(t) => t
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        Ok(t) => t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         Err(_) => String::new(),
     }
 }

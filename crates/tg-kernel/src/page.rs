@@ -51,12 +51,7 @@ impl<T> Page<T> {
         Self { items, total, page: q.page(), page_size: q.page_size() }
     }
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            total: self.total,
-            page: self.page,
-            page_size: self.page_size,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page, page_size: self.page_size }
     }
 }
 

@@ -79,9 +79,7 @@ pub struct RegionCode(String);
 impl RegionCode {
     pub fn parse(s: &str) -> Result<Self, InvalidRegionCode> {
         let s = s.trim();
-        let ok = matches!(s.len(), 6 | 9 | 12 | 15)
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && !s.starts_with("00");
+        let ok = matches!(s.len(), 6 | 9 | 12 | 15) && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with("00");
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -199,8 +197,16 @@ mod tests {
     #[test]
     fn subtree_range_matches_prefix_containment() {
         let all = [
-            "445300", "445302", "445303", "445302001", "445302101", "445303001",
-            "445302001009", "445302001009001", "445381400598", "445322",
+            "445300",
+            "445302",
+            "445303",
+            "445302001",
+            "445302101",
+            "445303001",
+            "445302001009",
+            "445302001009001",
+            "445381400598",
+            "445322",
         ];
         for a in all {
             let a = rc(a);

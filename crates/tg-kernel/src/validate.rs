@@ -25,7 +25,11 @@ impl ValidationErrors {
     }
     /// `Ok(())` when nothing was added.
     pub fn finish(self) -> Result<(), ValidationErrors> {
-        if self.0.is_empty() { Ok(()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
     }
     /// Checks a required free-text field: trimmed, non-empty, at most `max` characters, no control characters.
     pub fn text(&mut self, field: &str, label: &str, value: &str, max: usize) {

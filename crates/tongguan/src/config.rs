@@ -81,7 +81,13 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), request_timeout_secs: 30, body_limit_bytes: 1 << 20, trust_forwarded_for: false, cookie_secure: false }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1 << 20,
+            trust_forwarded_for: false,
+            cookie_secure: false,
+        }
     }
 }
 
@@ -313,7 +319,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("t.toml");
         std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9000\"\n[security]\nlockout_threshold = 3\n").unwrap();
-        let c = Config::load(Some(&f), env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "7"), ("TONGGUAN_TEST_PG", "1")]), &Overrides::default()).unwrap();
+        let c =
+            Config::load(Some(&f), env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "7"), ("TONGGUAN_TEST_PG", "1")]), &Overrides::default())
+                .unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9000");
         assert_eq!(c.security.lockout_threshold, 7);
         let o = Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() };
@@ -326,7 +334,8 @@ mod tests {
         let e = Config::load(None, env(&[("TONGGUAN_SERVER__LISTN", "x")]), &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("server"), "{e}");
         assert!(e.contains("listn"), "{e}");
-        let e = Config::load(None, env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "many")]), &Overrides::default()).unwrap_err().to_string();
+        let e =
+            Config::load(None, env(&[("TONGGUAN_SECURITY__LOCKOUT_THRESHOLD", "many")]), &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("security.lockout_threshold"), "{e}");
         let e = Config::load(None, env(&[("TONGGUAN_LISTEN", "nowhere")]), &Overrides::default()).unwrap_err().to_string();
         assert!(e.contains("server.listen"), "{e}");

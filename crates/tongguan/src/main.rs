@@ -131,10 +131,14 @@ fn generate_password() -> String {
     // 16 characters from four classes, so it meets every password rule.
     let bytes = tg_iam::crypto::random_bytes::<16>();
     let sets: [&[u8]; 4] = [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnpqrstuvwxyz", b"23456789", b"@#%+=!"];
-    bytes.iter().enumerate().map(|(i, b)| {
-        let set = sets[i % 4];
-        set[*b as usize % set.len()] as char
-    }).collect()
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let set = sets[i % 4];
+            set[*b as usize % set.len()] as char
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -178,7 +182,9 @@ async fn main() -> Result<()> {
             let ctx = AuditCtx::cli("init");
             let city = RegionCode::parse(&app.pack.info.city_code)?;
             println!("已创建三员管理账号（一次性密码，首次登录须修改）：");
-            for (login, name, role) in [("sysadmin", "系统管理员", "sysadmin"), ("secadmin", "安全管理员", "secadmin"), ("auditadmin", "审计管理员", "auditadmin")] {
+            for (login, name, role) in
+                [("sysadmin", "系统管理员", "sysadmin"), ("secadmin", "安全管理员", "secadmin"), ("auditadmin", "审计管理员", "auditadmin")]
+            {
                 let password = generate_password();
                 let spec = UserSpec {
                     username: login.into(),
@@ -226,7 +232,8 @@ async fn user_command(app: &App, cmd: UserCmd) -> Result<()> {
             let region = RegionCode::parse(&region)?;
             let department_id = match department {
                 Some(code) => {
-                    let row = sqlx::query("SELECT id FROM departments WHERE code = $1").bind(&code).fetch_optional(app.iam.db().pool()).await?;
+                    let row =
+                        sqlx::query("SELECT id FROM departments WHERE code = $1").bind(&code).fetch_optional(app.iam.db().pool()).await?;
                     Some(sqlx::Row::try_get::<i64, _>(&row.with_context(|| format!("unknown department {code}"))?, 0)?)
                 }
                 None => None,
@@ -253,7 +260,10 @@ async fn user_command(app: &App, cmd: UserCmd) -> Result<()> {
             println!("created user #{id} {}", spec.username);
         }
         UserCmd::ResetPassword { username, password } => {
-            app.iam.cli_reset_password(&AuditCtx::cli("user reset-password"), &username, &password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            app.iam
+                .cli_reset_password(&AuditCtx::cli("user reset-password"), &username, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("password reset for {username}; it must be changed at next login");
         }
         UserCmd::Lock { username } => {

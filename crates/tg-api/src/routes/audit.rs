@@ -39,9 +39,9 @@ impl AuditQuery {
         let time = |v: &Option<String>, name: &str| -> ApiResult<Option<i64>> {
             match v.as_deref().filter(|s| !s.is_empty()) {
                 None => Ok(None),
-                Some(s) => parse_rfc3339(s)
-                    .map(Some)
-                    .ok_or_else(|| ApiError::bad_request("request.invalid_query", format!("{name} 须为 RFC 3339 时间，例如 2026-11-28T00:00:00Z"))),
+                Some(s) => parse_rfc3339(s).map(Some).ok_or_else(|| {
+                    ApiError::bad_request("request.invalid_query", format!("{name} 须为 RFC 3339 时间，例如 2026-11-28T00:00:00Z"))
+                }),
             }
         };
         Ok(AuditFilter {
@@ -57,7 +57,11 @@ impl AuditQuery {
 /// Audit records, newest first (paged).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditRecord>), (status = 403, body = ErrorBody)))]
-async fn list(State(s): State<AppState>, _auth: Auth<perm::AuditRead>, AppQuery(q): AppQuery<AuditQuery>) -> ApiResult<Json<Page<AuditRecord>>> {
+async fn list(
+    State(s): State<AppState>,
+    _auth: Auth<perm::AuditRead>,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> ApiResult<Json<Page<AuditRecord>>> {
     let f = q.filter()?;
     let page = PageQuery { page: q.page, page_size: q.page_size };
     Ok(Json(audit::list(s.iam.db(), &f, &page).await.map_err(tg_iam::IamError::from)?))
@@ -66,13 +70,15 @@ async fn list(State(s): State<AppState>, _auth: Auth<perm::AuditRead>, AppQuery(
 /// The same filters as an Excel workbook (the export itself is audited).
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403, body = ErrorBody)))]
-async fn export(State(s): State<AppState>, auth: Auth<perm::AuditExport>, AppQuery(q): AppQuery<AuditQuery>) -> ApiResult<impl IntoResponse> {
+async fn export(
+    State(s): State<AppState>,
+    auth: Auth<perm::AuditExport>,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> ApiResult<impl IntoResponse> {
     let f = q.filter()?;
     let rows = audit::export_rows(s.iam.db(), &f, s.config.export_max_rows).await.map_err(tg_iam::IamError::from)?;
     let bytes = tokio::task::spawn_blocking(move || workbook(&rows)).await.map_err(|_| ApiError::internal())??;
-    s.iam
-        .audit_alone(&auth.ctx(), AuditEvent::success("audit.export", "审计日志").with_detail(format!("{q:?}")))
-        .await?;
+    s.iam.audit_alone(&auth.ctx(), AuditEvent::success("audit.export", "审计日志").with_detail(format!("{q:?}"))).await?;
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"));
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit-log.xlsx\""));
@@ -96,7 +102,8 @@ fn workbook(rows: &[AuditRecord]) -> ApiResult<Vec<u8>> {
     for (i, r) in rows.iter().enumerate() {
         let row = (i + 1) as u32;
         ws.write_number(row, 0, r.seq as f64).map_err(fail)?;
-        let cells = [&r.at, &r.actor_username, &r.actor_roles, &r.actor_region, &r.ip, &r.request_id, &r.action, &r.target, &r.result, &r.detail];
+        let cells =
+            [&r.at, &r.actor_username, &r.actor_roles, &r.actor_region, &r.ip, &r.request_id, &r.action, &r.target, &r.result, &r.detail];
         for (c, v) in cells.iter().enumerate() {
             ws.write_string(row, (c + 1) as u16, v.as_str()).map_err(fail)?;
         }
@@ -114,7 +121,11 @@ async fn verify(State(s): State<AppState>, auth: Auth<perm::AuditVerify>) -> Api
     let ev = if report.ok {
         AuditEvent::success("audit.verify", "审计链").with_detail(format!("校验{}条，完整", report.checked))
     } else {
-        AuditEvent::failure("audit.verify", "审计链", format!("首个断点序号 {:?}: {}", report.first_broken_seq, report.reason.clone().unwrap_or_default()))
+        AuditEvent::failure(
+            "audit.verify",
+            "审计链",
+            format!("首个断点序号 {:?}: {}", report.first_broken_seq, report.reason.clone().unwrap_or_default()),
+        )
     };
     s.iam.audit_alone(&auth.ctx(), ev).await?;
     Ok(Json(report))

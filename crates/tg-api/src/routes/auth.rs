@@ -123,15 +123,15 @@ async fn me(State(state): State<AppState>, auth: Auth<perm::Pending>) -> ApiResu
 /// Change the signed-in user's password; other sessions of the account end.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordInput,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn change_password(State(state): State<AppState>, auth: Auth<perm::Pending>, AppJson(input): AppJson<PasswordInput>) -> ApiResult<StatusCode> {
+async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth<perm::Pending>,
+    AppJson(input): AppJson<PasswordInput>,
+) -> ApiResult<StatusCode> {
     state.iam.change_password(&auth.principal, &auth.ctx(), &input.old_password, &input.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(me))
-        .routes(routes!(change_password))
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me)).routes(routes!(change_password))
 }

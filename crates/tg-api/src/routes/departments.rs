@@ -26,7 +26,11 @@ pub struct ListQuery {
 /// Departments in scope (paged).
 #[utoipa::path(get, path = "/api/v1/departments", tag = "departments", params(ListQuery),
     responses((status = 200, body = Page<Department>), (status = 403, body = ErrorBody)))]
-async fn list(State(s): State<AppState>, auth: Auth<perm::DeptRead>, AppQuery(q): AppQuery<ListQuery>) -> ApiResult<Json<Page<Department>>> {
+async fn list(
+    State(s): State<AppState>,
+    auth: Auth<perm::DeptRead>,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> ApiResult<Json<Page<Department>>> {
     let region_code = q.region_code.as_deref().filter(|c| !c.is_empty()).map(parse_code).transpose()?;
     let f = DepartmentFilter { q: q.q, region_code };
     Ok(Json(s.iam.list_departments(&auth.principal, &f, &PageQuery { page: q.page, page_size: q.page_size }).await?))
@@ -35,7 +39,11 @@ async fn list(State(s): State<AppState>, auth: Auth<perm::DeptRead>, AppQuery(q)
 /// Create a department.
 #[utoipa::path(post, path = "/api/v1/departments", tag = "departments", request_body = DepartmentInput,
     responses((status = 201, body = Department), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create(State(s): State<AppState>, auth: Auth<perm::DeptWrite>, AppJson(input): AppJson<DepartmentInput>) -> ApiResult<(StatusCode, Json<Department>)> {
+async fn create(
+    State(s): State<AppState>,
+    auth: Auth<perm::DeptWrite>,
+    AppJson(input): AppJson<DepartmentInput>,
+) -> ApiResult<(StatusCode, Json<Department>)> {
     Ok((StatusCode::CREATED, Json(s.iam.create_department(&auth.principal, &auth.ctx(), &input).await?)))
 }
 
@@ -49,7 +57,12 @@ async fn get_one(State(s): State<AppState>, auth: Auth<perm::DeptRead>, AppPath(
 /// Update a department.
 #[utoipa::path(put, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)), request_body = DepartmentInput,
     responses((status = 200, body = Department), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn update(State(s): State<AppState>, auth: Auth<perm::DeptWrite>, AppPath(id): AppPath<i64>, AppJson(input): AppJson<DepartmentInput>) -> ApiResult<Json<Department>> {
+async fn update(
+    State(s): State<AppState>,
+    auth: Auth<perm::DeptWrite>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<DepartmentInput>,
+) -> ApiResult<Json<Department>> {
     Ok(Json(s.iam.update_department(&auth.principal, &auth.ctx(), id, &input).await?))
 }
 

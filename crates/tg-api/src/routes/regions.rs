@@ -54,7 +54,11 @@ pub struct RenameGroup {
 /// Search regions within the caller's scope.
 #[utoipa::path(get, path = "/api/v1/regions", tag = "regions", params(SearchQuery),
     responses((status = 200, body = Page<Region>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn search(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppQuery(q): AppQuery<SearchQuery>) -> ApiResult<Json<Page<Region>>> {
+async fn search(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionRead>,
+    AppQuery(q): AppQuery<SearchQuery>,
+) -> ApiResult<Json<Page<Region>>> {
     let level = parse_level(q.level.as_deref())?;
     let page = PageQuery { page: q.page, page_size: q.page_size };
     Ok(Json(s.iam.region_search(&auth.principal, q.q.as_deref().unwrap_or(""), level, &page).await?))
@@ -63,7 +67,11 @@ async fn search(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppQuer
 /// Create a 组/网格 under a village.
 #[utoipa::path(post, path = "/api/v1/regions", tag = "regions", request_body = NewGroup,
     responses((status = 201, body = Region), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create(State(s): State<AppState>, auth: Auth<perm::RegionWrite>, AppJson(input): AppJson<NewGroup>) -> ApiResult<(StatusCode, Json<Region>)> {
+async fn create(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionWrite>,
+    AppJson(input): AppJson<NewGroup>,
+) -> ApiResult<(StatusCode, Json<Region>)> {
     let parent = RegionCode::parse(&input.parent_code).map_err(|e| tg_iam::IamError::field("parent_code", e.to_string()))?;
     let r = s.iam.create_group(&auth.principal, &auth.ctx(), &parent, &input.name, false).await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -79,7 +87,12 @@ async fn get_one(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppPat
 /// Rename a 组/网格.
 #[utoipa::path(patch, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)), request_body = RenameGroup,
     responses((status = 200, body = Region), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn rename(State(s): State<AppState>, auth: Auth<perm::RegionWrite>, AppPath(code): AppPath<String>, AppJson(input): AppJson<RenameGroup>) -> ApiResult<Json<Region>> {
+async fn rename(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionWrite>,
+    AppPath(code): AppPath<String>,
+    AppJson(input): AppJson<RenameGroup>,
+) -> ApiResult<Json<Region>> {
     Ok(Json(s.iam.rename_group(&auth.principal, &auth.ctx(), &parse_code(&code)?, &input.name).await?))
 }
 
@@ -94,14 +107,23 @@ async fn delete(State(s): State<AppState>, auth: Auth<perm::RegionWrite>, AppPat
 /// Children of a node (paged, default 200 per page).
 #[utoipa::path(get, path = "/api/v1/regions/{code}/children", tag = "regions", params(("code" = String, Path), PageQuery),
     responses((status = 200, body = Page<Region>), (status = 404, body = ErrorBody)))]
-async fn children(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppPath(code): AppPath<String>, AppQuery(page): AppQuery<PageQuery>) -> ApiResult<Json<Page<Region>>> {
+async fn children(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionRead>,
+    AppPath(code): AppPath<String>,
+    AppQuery(page): AppQuery<PageQuery>,
+) -> ApiResult<Json<Page<Region>>> {
     Ok(Json(s.iam.region_children(&auth.principal, &parse_code(&code)?, &page).await?))
 }
 
 /// The path from the city down to the node, for breadcrumbs.
 #[utoipa::path(get, path = "/api/v1/regions/{code}/ancestors", tag = "regions", params(("code" = String, Path)),
     responses((status = 200, body = Vec<Region>), (status = 404, body = ErrorBody)))]
-async fn ancestors(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppPath(code): AppPath<String>) -> ApiResult<Json<Vec<Region>>> {
+async fn ancestors(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionRead>,
+    AppPath(code): AppPath<String>,
+) -> ApiResult<Json<Vec<Region>>> {
     Ok(Json(s.iam.region_ancestors(&auth.principal, &parse_code(&code)?).await?))
 }
 
@@ -116,7 +138,12 @@ pub struct SubtreeQuery {
 /// Every node below a node (paged).
 #[utoipa::path(get, path = "/api/v1/regions/{code}/subtree", tag = "regions", params(("code" = String, Path), SubtreeQuery),
     responses((status = 200, body = Page<Region>), (status = 404, body = ErrorBody)))]
-async fn subtree(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppPath(code): AppPath<String>, AppQuery(q): AppQuery<SubtreeQuery>) -> ApiResult<Json<Page<Region>>> {
+async fn subtree(
+    State(s): State<AppState>,
+    auth: Auth<perm::RegionRead>,
+    AppPath(code): AppPath<String>,
+    AppQuery(q): AppQuery<SubtreeQuery>,
+) -> ApiResult<Json<Page<Region>>> {
     let level = parse_level(q.level.as_deref())?;
     let page = PageQuery { page: q.page, page_size: q.page_size };
     Ok(Json(s.iam.region_subtree(&auth.principal, &parse_code(&code)?, level, &page).await?))

@@ -21,7 +21,11 @@ async fn list(State(s): State<AppState>, _auth: Auth<perm::RoleRead>, AppQuery(p
 /// Create a role.
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
     responses((status = 201, body = Role), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create(State(s): State<AppState>, auth: Auth<perm::RoleWrite>, AppJson(input): AppJson<RoleInput>) -> ApiResult<(StatusCode, Json<Role>)> {
+async fn create(
+    State(s): State<AppState>,
+    auth: Auth<perm::RoleWrite>,
+    AppJson(input): AppJson<RoleInput>,
+) -> ApiResult<(StatusCode, Json<Role>)> {
     Ok((StatusCode::CREATED, Json(s.iam.create_role(&auth.ctx(), &input).await?)))
 }
 
@@ -34,7 +38,12 @@ async fn get_one(State(s): State<AppState>, _auth: Auth<perm::RoleRead>, AppPath
 /// Update a custom role (built-in roles are fixed).
 #[utoipa::path(put, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)), request_body = RoleInput,
     responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn update(State(s): State<AppState>, auth: Auth<perm::RoleWrite>, AppPath(id): AppPath<i64>, AppJson(input): AppJson<RoleInput>) -> ApiResult<Json<Role>> {
+async fn update(
+    State(s): State<AppState>,
+    auth: Auth<perm::RoleWrite>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<RoleInput>,
+) -> ApiResult<Json<Role>> {
     Ok(Json(s.iam.update_role(&auth.ctx(), id, &input).await?))
 }
 
@@ -53,8 +62,5 @@ async fn permissions(_auth: Auth<perm::RoleRead>) -> Json<&'static [PermissionDe
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(get_one, update, delete))
-        .routes(routes!(permissions))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get_one, update, delete)).routes(routes!(permissions))
 }

@@ -49,7 +49,11 @@ async fn list(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppQuery(q)
 /// Create a user; they must change the initial password at first login.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create(State(s): State<AppState>, auth: Auth<perm::UserCreate>, AppJson(input): AppJson<NewUser>) -> ApiResult<(StatusCode, Json<User>)> {
+async fn create(
+    State(s): State<AppState>,
+    auth: Auth<perm::UserCreate>,
+    AppJson(input): AppJson<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     Ok((StatusCode::CREATED, Json(s.iam.create_user(&auth.principal, &auth.ctx(), &input).await?)))
 }
 
@@ -63,7 +67,12 @@ async fn get_one(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppPath(
 /// Update a user's name, phone, region and department.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserUpdate,
     responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update(State(s): State<AppState>, auth: Auth<perm::UserUpdate>, AppPath(id): AppPath<i64>, AppJson(input): AppJson<UserUpdate>) -> ApiResult<Json<User>> {
+async fn update(
+    State(s): State<AppState>,
+    auth: Auth<perm::UserUpdate>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<UserUpdate>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.iam.update_user(&auth.principal, &auth.ctx(), id, &input).await?))
 }
 
@@ -78,7 +87,12 @@ async fn delete(State(s): State<AppState>, auth: Auth<perm::UserDelete>, AppPath
 /// Set a new initial password; the user must change it at next login.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)), request_body = ResetInput,
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reset_password(State(s): State<AppState>, auth: Auth<perm::UserResetPassword>, AppPath(id): AppPath<i64>, AppJson(input): AppJson<ResetInput>) -> ApiResult<StatusCode> {
+async fn reset_password(
+    State(s): State<AppState>,
+    auth: Auth<perm::UserResetPassword>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<ResetInput>,
+) -> ApiResult<StatusCode> {
     s.iam.reset_password(&auth.principal, &auth.ctx(), id, &input.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -100,7 +114,12 @@ async fn unlock(State(s): State<AppState>, auth: Auth<perm::UserLock>, AppPath(i
 /// Grant exactly these roles to a user (三员分立 and scope rules apply).
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", params(("id" = i64, Path)), request_body = GrantInput,
     responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn grant(State(s): State<AppState>, auth: Auth<perm::GrantWrite>, AppPath(id): AppPath<i64>, AppJson(input): AppJson<GrantInput>) -> ApiResult<Json<User>> {
+async fn grant(
+    State(s): State<AppState>,
+    auth: Auth<perm::GrantWrite>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<GrantInput>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.iam.grant_roles(&auth.principal, &auth.ctx(), id, &input).await?))
 }
 

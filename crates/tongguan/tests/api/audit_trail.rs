@@ -7,12 +7,20 @@ crate::both_engines!(actions_are_audited_with_request_id, tampering_is_detected,
 async fn actions_are_audited_with_request_id(e: Engine) {
     let t = spawn_app(e).await;
     let sys = t.demo("sysadmin").await;
-    let r = sys.post("/api/v1/users", json!({"username": "audited", "display_name": "被审计", "password": "Init@2026xy", "region_code": "445302"})).await;
+    let r = sys
+        .post("/api/v1/users", json!({"username": "audited", "display_name": "被审计", "password": "Init@2026xy", "region_code": "445302"}))
+        .await;
     let rid = r.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
     let aud = t.demo("auditadmin").await;
     let list = aud.get("/api/v1/audit?action=user.create&actor=sysadmin").await;
     assert_eq!(list.status, StatusCode::OK);
-    let row = list.body["items"].as_array().unwrap().iter().find(|r| r["target"].as_str().unwrap().contains("audited")).expect("audit row").clone();
+    let row = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"].as_str().unwrap().contains("audited"))
+        .expect("audit row")
+        .clone();
     assert_eq!(row["request_id"], rid.as_str());
     assert_eq!(row["actor_roles"], "sysadmin");
     assert_eq!(row["actor_region"], "445300");
@@ -47,7 +55,13 @@ async fn tampering_is_detected(e: Engine) {
 async fn audit_export_is_excel(e: Engine) {
     let t = spawn_app(e).await;
     let aud = t.demo("auditadmin").await;
-    let r = aud.http.get(format!("{}/api/v1/audit/export?action=auth.login", t.base)).bearer_auth(aud.token.as_ref().unwrap()).send().await.unwrap();
+    let r = aud
+        .http
+        .get(format!("{}/api/v1/audit/export?action=auth.login", t.base))
+        .bearer_auth(aud.token.as_ref().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
     let bytes = r.bytes().await.unwrap();

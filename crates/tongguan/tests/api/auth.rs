@@ -2,7 +2,13 @@ use crate::harness::{spawn_app, Engine, DEMO_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
 
-crate::both_engines!(login_me_logout, lockout_counts_failures_and_hides_state, session_timeouts, first_login_forces_password_change, cookie_session_requires_csrf_header);
+crate::both_engines!(
+    login_me_logout,
+    lockout_counts_failures_and_hides_state,
+    session_timeouts,
+    first_login_forces_password_change,
+    cookie_session_requires_csrf_header
+);
 
 async fn login_me_logout(e: Engine) {
     let t = spawn_app(e).await;
@@ -113,7 +119,12 @@ async fn first_login_forces_password_change(e: Engine) {
 async fn cookie_session_requires_csrf_header(e: Engine) {
     let t = spawn_app(e).await;
     let http = reqwest::Client::new();
-    let r = http.post(format!("{}/api/v1/auth/login", t.base)).json(&json!({"username": "sysadmin", "password": DEMO_PASSWORD})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .json(&json!({"username": "sysadmin", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();

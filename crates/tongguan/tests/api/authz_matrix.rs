@@ -126,7 +126,9 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
             let body = match (probe.method.clone(), probe.path) {
                 (Method::POST, "/api/v1/auth/login") => Some(json!({"username": "yc.town", "password": crate::harness::DEMO_PASSWORD})),
                 (Method::POST, "/api/v1/auth/password") => Some(json!({"old_password": "wrong-old", "new_password": "Other@2026x"})),
-                (Method::POST, "/api/v1/roles") => Some(json!({"code": format!("r{n}"), "name": format!("角色{n}"), "data_scope": "subtree", "permissions": ["region:read"]})),
+                (Method::POST, "/api/v1/roles") => Some(
+                    json!({"code": format!("r{n}"), "name": format!("角色{n}"), "data_scope": "subtree", "permissions": ["region:read"]}),
+                ),
                 (Method::POST, _) => Some(json!({})),
                 _ => None,
             };
@@ -135,7 +137,8 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
         Obj::User | Obj::NewUser => {
             let region = RegionCode::parse(side.region).unwrap();
             if obj == Obj::NewUser {
-                let body = json!({"username": format!("nu{n}"), "display_name": "新用户", "password": "Init@2026xy", "region_code": side.region});
+                let body =
+                    json!({"username": format!("nu{n}"), "display_name": "新用户", "password": "Init@2026xy", "region_code": side.region});
                 return (String::new(), Some(side.region.into()), Some(body));
             }
             let spec = tg_iam::users::UserSpec {
@@ -171,7 +174,11 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
         Obj::Group | Obj::Village => {
             let village = RegionCode::parse(&side.village).unwrap();
             if obj == Obj::Village {
-                return (String::new(), Some(side.village.clone()), Some(json!({"parent_code": side.village, "name": format!("新网格{n}")})));
+                return (
+                    String::new(),
+                    Some(side.village.clone()),
+                    Some(json!({"parent_code": side.village, "name": format!("新网格{n}")})),
+                );
             }
             let code = iam.insert_group(&ctx, &village, &format!("目标网格{n}"), false).await.unwrap();
             let body = (probe.method == Method::PATCH).then(|| json!({"name": format!("改名网格{n}")}));
@@ -186,7 +193,8 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
                 permissions: vec!["region:read".into()],
             };
             let r = iam.create_role(&ctx, &input).await.unwrap();
-            let body = (probe.method == Method::PUT).then(|| json!({"code": format!("role{n}"), "name": "改名角色", "data_scope": "subtree", "permissions": ["dept:read"]}));
+            let body = (probe.method == Method::PUT)
+                .then(|| json!({"code": format!("role{n}"), "name": "改名角色", "data_scope": "subtree", "permissions": ["dept:read"]}));
             (r.id.to_string(), None, body)
         }
     }
@@ -208,7 +216,8 @@ async fn authorisation_matrix(e: Engine) {
     let covered: BTreeSet<String> = table.iter().map(|p| format!("{} {}", p.method, p.path)).collect();
     assert_eq!(ops, covered, "the probe table must list exactly the documented operations");
     let public: BTreeSet<String> = tg_api::PUBLIC_ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
-    let declared_public: BTreeSet<String> = table.iter().filter(|p| p.perm == Some("public")).map(|p| format!("{} {}", p.method, p.path)).collect();
+    let declared_public: BTreeSet<String> =
+        table.iter().filter(|p| p.perm == Some("public")).map(|p| format!("{} {}", p.method, p.path)).collect();
     assert_eq!(public, declared_public);
 
     let ctx = AuditCtx::cli("matrix");

@@ -19,7 +19,8 @@ pub enum Engine {
 
 /// PostgreSQL runs when CI or TONGGUAN_TEST_PG says so; then a failure to reach it fails the test.
 pub fn pg_enabled() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") || std::env::var("TONGGUAN_TEST_PG").is_ok_and(|v| !v.is_empty() && v != "0")
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+        || std::env::var("TONGGUAN_TEST_PG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 pub fn pg_admin_url() -> String {

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! API integration tests: one test binary, a real server on a random port and a fresh database for
 //! every test, on SQLite always and on PostgreSQL when `CI` or `TONGGUAN_TEST_PG` is set.
 

@@ -2,7 +2,14 @@ use crate::harness::{spawn_app, Engine};
 use reqwest::StatusCode;
 use serde_json::json;
 
-crate::both_engines!(county_scope_limits_lists_and_reads, separated_administrators, grants_never_widen_scope, user_lifecycle, regions_api, departments_crud);
+crate::both_engines!(
+    county_scope_limits_lists_and_reads,
+    separated_administrators,
+    grants_never_widen_scope,
+    user_lifecycle,
+    regions_api,
+    departments_crud
+);
 
 async fn county_scope_limits_lists_and_reads(e: Engine) {
     let t = spawn_app(e).await;
@@ -30,7 +37,8 @@ async fn county_scope_limits_lists_and_reads(e: Engine) {
     assert_eq!(dept.body["total"], 1);
     assert_eq!(dept.body["items"][0]["code"], "YF-STHJ");
     // Reading personal data is audited.
-    let reads = t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action IN ('user.list', 'user.read') AND actor_username = 'city.leader'").await;
+    let reads =
+        t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action IN ('user.list', 'user.read') AND actor_username = 'city.leader'").await;
     assert_eq!(reads, 1);
 }
 
@@ -44,7 +52,12 @@ async fn separated_administrators(e: Engine) {
     let victim = t.user_id("yc.town").await;
     assert_eq!(sys.put(&format!("/api/v1/users/{victim}/roles"), json!({"roles": ["sysadmin"]})).await.status, StatusCode::FORBIDDEN);
     // 安全管理员: no user administration, no audit.
-    assert_eq!(sec.post("/api/v1/users", json!({"username": "x1", "display_name": "x", "password": "Init@2026xy", "region_code": "445300"})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sec.post("/api/v1/users", json!({"username": "x1", "display_name": "x", "password": "Init@2026xy", "region_code": "445300"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(sec.get("/api/v1/audit").await.status, StatusCode::FORBIDDEN);
     // 审计管理员: audit only.
     assert_eq!(aud.get("/api/v1/audit").await.status, StatusCode::OK);
@@ -54,17 +67,32 @@ async fn separated_administrators(e: Engine) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.code(), "auth.role_conflict");
     // Nor through a custom role that mixes duties.
-    let mixed = sec.post("/api/v1/roles", json!({"code": "mixed", "name": "混合", "data_scope": "subtree", "permissions": ["user:create", "audit:read"]})).await;
+    let mixed = sec
+        .post(
+            "/api/v1/roles",
+            json!({"code": "mixed", "name": "混合", "data_scope": "subtree", "permissions": ["user:create", "audit:read"]}),
+        )
+        .await;
     assert_eq!(mixed.code(), "auth.role_conflict");
-    let audit_helper = sec.post("/api/v1/roles", json!({"code": "audit_helper", "name": "审计助理", "data_scope": "subtree", "permissions": ["audit:read"]})).await;
+    let audit_helper = sec
+        .post("/api/v1/roles", json!({"code": "audit_helper", "name": "审计助理", "data_scope": "subtree", "permissions": ["audit:read"]}))
+        .await;
     assert_eq!(audit_helper.status, StatusCode::CREATED);
     let sysadmin_id = t.user_id("sysadmin").await;
     let r = sec.put(&format!("/api/v1/users/{sysadmin_id}/roles"), json!({"roles": ["sysadmin", "audit_helper"]})).await;
     assert_eq!(r.code(), "auth.role_conflict");
     // Nor by editing a role a holder already has.
     let helper_id = audit_helper.body["id"].as_i64().unwrap();
-    assert_eq!(sec.put(&format!("/api/v1/users/{victim}/roles"), json!({"roles": ["town_staff", "audit_helper"]})).await.status, StatusCode::OK);
-    let r = sec.put(&format!("/api/v1/roles/{helper_id}"), json!({"code": "audit_helper", "name": "审计助理", "data_scope": "subtree", "permissions": ["audit:read", "user:create"]})).await;
+    assert_eq!(
+        sec.put(&format!("/api/v1/users/{victim}/roles"), json!({"roles": ["town_staff", "audit_helper"]})).await.status,
+        StatusCode::OK
+    );
+    let r = sec
+        .put(
+            &format!("/api/v1/roles/{helper_id}"),
+            json!({"code": "audit_helper", "name": "审计助理", "data_scope": "subtree", "permissions": ["audit:read", "user:create"]}),
+        )
+        .await;
     assert_eq!(r.code(), "auth.role_conflict");
     // Built-in roles are fixed; the secadmin cannot change their own roles.
     let builtin = sec.get("/api/v1/roles?page_size=100").await.body["items"][0]["id"].as_i64().unwrap();
@@ -105,10 +133,14 @@ async fn grants_never_widen_scope(e: Engine) {
     let spec = tg_iam::users::UserSpec { username: "yc.sysadmin".into(), roles: vec!["sysadmin".into()], ..spec };
     t.app.iam.insert_user(&ctx, &spec).await.unwrap();
     let sys = t.login("yc.sysadmin", "County@2026").await;
-    let out = sys.post("/api/v1/users", json!({"username": "outside", "display_name": "外县", "password": "Init@2026xy", "region_code": "445303"})).await;
+    let out = sys
+        .post("/api/v1/users", json!({"username": "outside", "display_name": "外县", "password": "Init@2026xy", "region_code": "445303"}))
+        .await;
     assert_eq!(out.status, StatusCode::FORBIDDEN);
     assert_eq!(out.code(), "auth.out_of_scope");
-    let inside = sys.post("/api/v1/users", json!({"username": "inside", "display_name": "本区", "password": "Init@2026xy", "region_code": "445302001"})).await;
+    let inside = sys
+        .post("/api/v1/users", json!({"username": "inside", "display_name": "本区", "password": "Init@2026xy", "region_code": "445302001"}))
+        .await;
     assert_eq!(inside.status, StatusCode::CREATED);
 }
 
@@ -117,17 +149,31 @@ async fn user_lifecycle(e: Engine) {
     let sys = t.demo("sysadmin").await;
     let dept = sys.get("/api/v1/departments?q=445302-TCJ").await.body["items"][0]["id"].as_i64().unwrap();
     let created = sys
-        .post("/api/v1/users", json!({"username": "li.si", "display_name": "李四", "password": "Init@2026xy", "region_code": "445302", "department_id": dept}))
+        .post(
+            "/api/v1/users",
+            json!({"username": "li.si", "display_name": "李四", "password": "Init@2026xy", "region_code": "445302", "department_id": dept}),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["id"].as_i64().unwrap();
-    assert_eq!(sys.post("/api/v1/users", json!({"username": "LI.SI", "display_name": "重复", "password": "Init@2026xy", "region_code": "445302"})).await.code(), "user.exists");
-    let upd = sys.put(&format!("/api/v1/users/{id}"), json!({"display_name": "李四二", "phone": "13700001111", "region_code": "445302001", "department_id": dept})).await;
+    assert_eq!(
+        sys.post("/api/v1/users", json!({"username": "LI.SI", "display_name": "重复", "password": "Init@2026xy", "region_code": "445302"}))
+            .await
+            .code(),
+        "user.exists"
+    );
+    let upd = sys
+        .put(
+            &format!("/api/v1/users/{id}"),
+            json!({"display_name": "李四二", "phone": "13700001111", "region_code": "445302001", "department_id": dept}),
+        )
+        .await;
     assert_eq!(upd.status, StatusCode::OK, "{:?}", upd.body);
     assert_eq!(upd.body["region_code"], "445302001");
     // Department seated in another county does not fit a 云城 user.
     let ya_dept = sys.get("/api/v1/departments?q=445303-TCJ").await.body["items"][0]["id"].as_i64().unwrap();
-    let misfit = sys.put(&format!("/api/v1/users/{id}"), json!({"display_name": "李四", "region_code": "445302", "department_id": ya_dept})).await;
+    let misfit =
+        sys.put(&format!("/api/v1/users/{id}"), json!({"display_name": "李四", "region_code": "445302", "department_id": ya_dept})).await;
     assert_eq!(misfit.status, StatusCode::UNPROCESSABLE_ENTITY);
     // First login, change, then lock: sessions end and login fails.
     let u = t.login("li.si", "Init@2026xy").await;
@@ -136,11 +182,17 @@ async fn user_lifecycle(e: Engine) {
     let lock = sys.post(&format!("/api/v1/users/{id}/lock"), json!({})).await;
     assert_eq!(lock.body["status"], "locked");
     assert_eq!(u.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(t.anon().post("/api/v1/auth/login", json!({"username": "li.si", "password": "Lisi@2026xx"})).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.anon().post("/api/v1/auth/login", json!({"username": "li.si", "password": "Lisi@2026xx"})).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(sys.post(&format!("/api/v1/users/{id}/unlock"), json!({})).await.body["status"], "active");
     let u = t.login("li.si", "Lisi@2026xx").await;
     // Reset: must change again; old password fails.
-    assert_eq!(sys.post(&format!("/api/v1/users/{id}/reset-password"), json!({"password": "Reset@2026z"})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        sys.post(&format!("/api/v1/users/{id}/reset-password"), json!({"password": "Reset@2026z"})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(u.get("/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED);
     let u = t.login("li.si", "Reset@2026z").await;
     assert_eq!(u.get("/api/v1/auth/me").await.body["must_change_password"], true);
@@ -182,7 +234,10 @@ async fn regions_api(e: Engine) {
     assert_eq!(g.status, StatusCode::CREATED, "{:?}", g.body);
     assert_eq!(g.body["code"], "445302001009004");
     assert_eq!(sys.post("/api/v1/regions", json!({"parent_code": "445302001009", "name": "第四网格"})).await.code(), "region.exists");
-    assert_eq!(sys.post("/api/v1/regions", json!({"parent_code": "445302001", "name": "镇下网格"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        sys.post("/api/v1/regions", json!({"parent_code": "445302001", "name": "镇下网格"})).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let ren = sys.raw(reqwest::Method::PATCH, "/api/v1/regions/445302001009004", Some(&json!({"name": "星岩四格"}))).await;
     assert_eq!(ren.body["name"], "星岩四格");
     assert_eq!(sys.raw(reqwest::Method::PATCH, "/api/v1/regions/445302", Some(&json!({"name": "改名"}))).await.code(), "region.official");
@@ -198,11 +253,16 @@ async fn departments_crud(e: Engine) {
     let d = sys.post("/api/v1/departments", json!({"code": "YC-XFJ", "name": "云城区信访局", "region_code": "445302"})).await;
     assert_eq!(d.status, StatusCode::CREATED, "{:?}", d.body);
     let id = d.body["id"].as_i64().unwrap();
-    assert_eq!(sys.post("/api/v1/departments", json!({"code": "YC-XFJ", "name": "别名", "region_code": "445302"})).await.code(), "dept.exists");
+    assert_eq!(
+        sys.post("/api/v1/departments", json!({"code": "YC-XFJ", "name": "别名", "region_code": "445302"})).await.code(),
+        "dept.exists"
+    );
     let bad = sys.post("/api/v1/departments", json!({"code": "!", "name": "", "region_code": "x"})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["details"].as_array().unwrap().len(), 3);
-    let u = sys.put(&format!("/api/v1/departments/{id}"), json!({"code": "YC-XFJ", "name": "云城区信访局（改）", "region_code": "445302"})).await;
+    let u = sys
+        .put(&format!("/api/v1/departments/{id}"), json!({"code": "YC-XFJ", "name": "云城区信访局（改）", "region_code": "445302"}))
+        .await;
     assert_eq!(u.body["name"], "云城区信访局（改）");
     let in_use = sys.get("/api/v1/departments?q=YF-STHJ").await.body["items"][0]["id"].as_i64().unwrap();
     assert_eq!(sys.delete(&format!("/api/v1/departments/{in_use}")).await.code(), "dept.in_use");
