@@ -8,4 +8,5 @@ mod audit_trail;
 mod auth;
 mod authz_matrix;
 mod bad_input;
+mod crash_safety;
 mod users_and_scope;

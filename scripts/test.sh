@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The full test suite: lint, contract freshness, unit + API tests on SQLite and PostgreSQL, and
+# browser tests in headless Chromium against one started server. One debug build serves all of it.
+# PostgreSQL tests run when CI or TONGGUAN_TEST_PG is set (CI must have PostgreSQL on 127.0.0.1:5432).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUST_BACKTRACE=0
+step() { echo; echo "==> $*"; }
+
+step "web: install, type-check and build"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+
+step "rust: format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --features tongguan/web -- -D warnings
+
+step "contract: OpenAPI document and generated TypeScript types are up to date"
+cargo build --features web -p tongguan
+tmp=$(mktemp -d)
+./target/debug/tongguan openapi > "$tmp/openapi.json"
+if ! diff -q docs/openapi.json "$tmp/openapi.json" >/dev/null; then
+  echo "docs/openapi.json is stale: run 'bash scripts/gen-contract.sh' and commit the result" >&2
+  exit 1
+fi
+(cd web && npx openapi-typescript "$tmp/openapi.json" -o "$tmp/types.gen.ts" >/dev/null)
+if ! diff -q web/src/api/types.gen.ts "$tmp/types.gen.ts" >/dev/null; then
+  echo "web/src/api/types.gen.ts is stale: run 'bash scripts/gen-contract.sh' and commit the result" >&2
+  exit 1
+fi
+
+step "rust: unit and API tests"
+if [[ -n "${CI:-}" && "${CI}" != "false" ]]; then export TONGGUAN_TEST_PG=1; fi
+cargo test --workspace --features tongguan/web
+
+step "browser: headless Chromium against one started server"
+port=${TG_E2E_PORT:-18080}
+data=$(mktemp -d)
+./target/debug/tongguan serve --data-dir "$data" --listen "127.0.0.1:$port" > "$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; then break; fi
+  if ! kill -0 $server 2>/dev/null; then cat "$data/server.log"; exit 1; fi
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$data/server.log"; exit 1; }
+(cd web && TG_BASE_URL="http://127.0.0.1:$port" npm run --silent test:e2e)
