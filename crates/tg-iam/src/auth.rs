@@ -119,6 +119,7 @@ impl Iam {
     }
 
     async fn verify_blocking(&self, password: String, hash: String) -> IamResult<bool> {
+        let _permit = self.hash_gate.acquire().await.map_err(|e| IamError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || crypto::verify_password(&password, &hash)).await.map_err(|e| IamError::Internal(e.to_string()))
     }
 
@@ -144,15 +145,21 @@ impl Iam {
         let status: String = row.try_get(3)?;
         let now = self.now();
         if status != "active" {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(self.db.pool()).await?;
+            let mut tx = self.db.begin().await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
             return Err(IamError::Unauthenticated);
         }
         if now >= expires_at || now - last_seen > self.policy.session_idle_ms {
-            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&session_id).execute(self.db.pool()).await?;
+            let mut tx = self.db.begin().await?;
+            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&session_id).execute(&mut *tx).await?;
+            tx.commit().await?;
             return Err(IamError::SessionExpired);
         }
         if now - last_seen > 30_000 {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(&session_id).execute(self.db.pool()).await?;
+            let mut tx = self.db.begin().await?;
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(&session_id).execute(&mut *tx).await?;
+            tx.commit().await?;
         }
         self.load_principal(&session_id, user_id).await
     }

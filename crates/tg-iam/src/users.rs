@@ -124,6 +124,10 @@ const SELECT: &str = "SELECT u.id, u.username, u.display_name, u.phone, u.region
     u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at \
     FROM users u JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id";
 
+const SELECT_PAGED: &str = "SELECT u.id, u.username, u.display_name, u.phone, u.region_code, r.name, u.department_id, d.name, \
+    u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at \
+    FROM users u JOIN (SELECT u.id FROM users u WHERE 1=1";
+
 fn from_row(row: &tg_db::Row) -> Result<User, sqlx::Error> {
     let phone: Option<String> = row.try_get(3)?;
     Ok(User {
@@ -233,10 +237,13 @@ impl Iam {
         filter(&mut c);
         let total: i64 = c.query().fetch_one(self.db.pool()).await?.try_get(0)?;
         let (limit, offset) = page.limit_offset();
-        let mut q = SqlBuf::new(SELECT);
-        q.push(" WHERE 1=1");
+        // Deferred join: page over the (covering) region index first, then join the 20 rows.
+        let mut q = SqlBuf::new(SELECT_PAGED);
         filter(&mut q);
         q.push(" ORDER BY u.id LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+        q.push(
+            ") p ON p.id = u.id JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id ORDER BY u.id",
+        );
         let mut items: Vec<User> = q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?;
         self.attach_roles(&mut items).await?;
         let detail = format!("第{}页，{}条，区划 {narrowed}", page.page(), items.len());
@@ -359,6 +366,7 @@ impl Iam {
     pub(crate) async fn hash_password(&self, password: &str) -> IamResult<String> {
         let pw = password.to_owned();
         let iterations = self.policy.pbkdf2_iterations;
+        let _permit = self.hash_gate.acquire().await.map_err(|e| IamError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || crypto::hash_password(&pw, iterations)).await.map_err(|e| IamError::Internal(e.to_string()))
     }
 

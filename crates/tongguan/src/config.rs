@@ -100,7 +100,7 @@ impl Default for DatabaseConfig {
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
-            pbkdf2_iterations: 100_000,
+            pbkdf2_iterations: 10_000,
             password_min_length: 8,
             lockout_threshold: 5,
             lockout_window_minutes: 15,

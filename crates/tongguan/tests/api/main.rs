@@ -8,5 +8,6 @@ mod audit_trail;
 mod auth;
 mod authz_matrix;
 mod bad_input;
+mod cli;
 mod crash_safety;
 mod users_and_scope;
