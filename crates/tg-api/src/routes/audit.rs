@@ -55,7 +55,7 @@ impl AuditQuery {
 }
 
 /// Audit records, newest first (paged).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(operation_id = "audit_list", get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditRecord>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(s): State<AppState>,
@@ -68,7 +68,7 @@ async fn list(
 }
 
 /// The same filters as an Excel workbook (the export itself is audited).
-#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
+#[utoipa::path(operation_id = "audit_export", get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 403, body = ErrorBody)))]
 async fn export(
     State(s): State<AppState>,
@@ -115,7 +115,7 @@ fn workbook(rows: &[AuditRecord]) -> ApiResult<Vec<u8>> {
 }
 
 /// Verify the hash chain and report the first broken link.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
+#[utoipa::path(operation_id = "audit_verify", get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
 async fn verify(State(s): State<AppState>, auth: Auth<perm::AuditVerify>) -> ApiResult<Json<VerifyReport>> {
     let report = audit::verify(s.iam.db(), s.iam.audit_key()).await.map_err(tg_iam::IamError::from)?;
     let ev = if report.ok {

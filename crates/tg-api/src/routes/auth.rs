@@ -83,7 +83,7 @@ fn no_store(headers: &mut HeaderMap) {
 }
 
 /// Sign in with username and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
+#[utoipa::path(operation_id = "auth_login", post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = LoginOutput), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn login(State(state): State<AppState>, meta: Meta, AppJson(input): AppJson<LoginInput>) -> ApiResult<impl IntoResponse> {
     if input.username.trim().is_empty() || input.password.is_empty() || input.username.len() > 64 || input.password.len() > 128 {
@@ -102,7 +102,7 @@ async fn login(State(state): State<AppState>, meta: Meta, AppJson(input): AppJso
 }
 
 /// End the current session.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = ErrorBody)))]
+#[utoipa::path(operation_id = "auth_logout", post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, auth: Auth<perm::Pending>) -> ApiResult<impl IntoResponse> {
     state.iam.logout(&auth.principal, &auth.ctx()).await?;
     let secure = if state.config.cookie_secure { "; Secure" } else { "" };
@@ -113,7 +113,7 @@ async fn logout(State(state): State<AppState>, auth: Auth<perm::Pending>) -> Api
 }
 
 /// The signed-in user, their roles, permissions and data scope.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+#[utoipa::path(operation_id = "auth_me", get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, auth: Auth<perm::Pending>) -> ApiResult<impl IntoResponse> {
     let mut headers = HeaderMap::new();
     no_store(&mut headers);
@@ -121,7 +121,7 @@ async fn me(State(state): State<AppState>, auth: Auth<perm::Pending>) -> ApiResu
 }
 
 /// Change the signed-in user's password; other sessions of the account end.
-#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordInput,
+#[utoipa::path(operation_id = "auth_change_password", post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordInput,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,

@@ -24,7 +24,7 @@ pub struct ListQuery {
 }
 
 /// Departments in scope (paged).
-#[utoipa::path(get, path = "/api/v1/departments", tag = "departments", params(ListQuery),
+#[utoipa::path(operation_id = "departments_list", get, path = "/api/v1/departments", tag = "departments", params(ListQuery),
     responses((status = 200, body = Page<Department>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(s): State<AppState>,
@@ -37,7 +37,7 @@ async fn list(
 }
 
 /// Create a department.
-#[utoipa::path(post, path = "/api/v1/departments", tag = "departments", request_body = DepartmentInput,
+#[utoipa::path(operation_id = "departments_create", post, path = "/api/v1/departments", tag = "departments", request_body = DepartmentInput,
     responses((status = 201, body = Department), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(s): State<AppState>,
@@ -48,14 +48,14 @@ async fn create(
 }
 
 /// One department.
-#[utoipa::path(get, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "departments_get_one", get, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)),
     responses((status = 200, body = Department), (status = 404, body = ErrorBody)))]
 async fn get_one(State(s): State<AppState>, auth: Auth<perm::DeptRead>, AppPath(id): AppPath<i64>) -> ApiResult<Json<Department>> {
     Ok(Json(s.iam.department(&auth.principal, id).await?))
 }
 
 /// Update a department.
-#[utoipa::path(put, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)), request_body = DepartmentInput,
+#[utoipa::path(operation_id = "departments_update", put, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)), request_body = DepartmentInput,
     responses((status = 200, body = Department), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update(
     State(s): State<AppState>,
@@ -67,7 +67,7 @@ async fn update(
 }
 
 /// Delete a department without users.
-#[utoipa::path(delete, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "departments_delete", delete, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete(State(s): State<AppState>, auth: Auth<perm::DeptWrite>, AppPath(id): AppPath<i64>) -> ApiResult<StatusCode> {
     s.iam.delete_department(&auth.principal, &auth.ctx(), id).await?;

@@ -52,7 +52,7 @@ pub struct RenameGroup {
 }
 
 /// Search regions within the caller's scope.
-#[utoipa::path(get, path = "/api/v1/regions", tag = "regions", params(SearchQuery),
+#[utoipa::path(operation_id = "regions_search", get, path = "/api/v1/regions", tag = "regions", params(SearchQuery),
     responses((status = 200, body = Page<Region>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn search(
     State(s): State<AppState>,
@@ -65,7 +65,7 @@ async fn search(
 }
 
 /// Create a 组/网格 under a village.
-#[utoipa::path(post, path = "/api/v1/regions", tag = "regions", request_body = NewGroup,
+#[utoipa::path(operation_id = "regions_create", post, path = "/api/v1/regions", tag = "regions", request_body = NewGroup,
     responses((status = 201, body = Region), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(s): State<AppState>,
@@ -78,14 +78,14 @@ async fn create(
 }
 
 /// One region node.
-#[utoipa::path(get, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)),
+#[utoipa::path(operation_id = "regions_get_one", get, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)),
     responses((status = 200, body = Region), (status = 404, body = ErrorBody)))]
 async fn get_one(State(s): State<AppState>, auth: Auth<perm::RegionRead>, AppPath(code): AppPath<String>) -> ApiResult<Json<Region>> {
     Ok(Json(s.iam.region(&auth.principal, &parse_code(&code)?).await?))
 }
 
 /// Rename a 组/网格.
-#[utoipa::path(patch, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)), request_body = RenameGroup,
+#[utoipa::path(operation_id = "regions_rename", patch, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)), request_body = RenameGroup,
     responses((status = 200, body = Region), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn rename(
     State(s): State<AppState>,
@@ -97,7 +97,7 @@ async fn rename(
 }
 
 /// Delete a 组/网格 that nobody belongs to.
-#[utoipa::path(delete, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)),
+#[utoipa::path(operation_id = "regions_delete", delete, path = "/api/v1/regions/{code}", tag = "regions", params(("code" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete(State(s): State<AppState>, auth: Auth<perm::RegionWrite>, AppPath(code): AppPath<String>) -> ApiResult<StatusCode> {
     s.iam.delete_group(&auth.principal, &auth.ctx(), &parse_code(&code)?).await?;
@@ -105,7 +105,7 @@ async fn delete(State(s): State<AppState>, auth: Auth<perm::RegionWrite>, AppPat
 }
 
 /// Children of a node (paged, default 200 per page).
-#[utoipa::path(get, path = "/api/v1/regions/{code}/children", tag = "regions", params(("code" = String, Path), PageQuery),
+#[utoipa::path(operation_id = "regions_children", get, path = "/api/v1/regions/{code}/children", tag = "regions", params(("code" = String, Path), PageQuery),
     responses((status = 200, body = Page<Region>), (status = 404, body = ErrorBody)))]
 async fn children(
     State(s): State<AppState>,
@@ -117,7 +117,7 @@ async fn children(
 }
 
 /// The path from the city down to the node, for breadcrumbs.
-#[utoipa::path(get, path = "/api/v1/regions/{code}/ancestors", tag = "regions", params(("code" = String, Path)),
+#[utoipa::path(operation_id = "regions_ancestors", get, path = "/api/v1/regions/{code}/ancestors", tag = "regions", params(("code" = String, Path)),
     responses((status = 200, body = Vec<Region>), (status = 404, body = ErrorBody)))]
 async fn ancestors(
     State(s): State<AppState>,
@@ -136,7 +136,7 @@ pub struct SubtreeQuery {
 }
 
 /// Every node below a node (paged).
-#[utoipa::path(get, path = "/api/v1/regions/{code}/subtree", tag = "regions", params(("code" = String, Path), SubtreeQuery),
+#[utoipa::path(operation_id = "regions_subtree", get, path = "/api/v1/regions/{code}/subtree", tag = "regions", params(("code" = String, Path), SubtreeQuery),
     responses((status = 200, body = Page<Region>), (status = 404, body = ErrorBody)))]
 async fn subtree(
     State(s): State<AppState>,

@@ -13,13 +13,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Roles (paged).
-#[utoipa::path(get, path = "/api/v1/roles", tag = "roles", params(PageQuery), responses((status = 200, body = Page<Role>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(operation_id = "roles_list", get, path = "/api/v1/roles", tag = "roles", params(PageQuery), responses((status = 200, body = Page<Role>), (status = 403, body = ErrorBody)))]
 async fn list(State(s): State<AppState>, _auth: Auth<perm::RoleRead>, AppQuery(page): AppQuery<PageQuery>) -> ApiResult<Json<Page<Role>>> {
     Ok(Json(s.iam.list_roles(&page).await?))
 }
 
 /// Create a role.
-#[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
+#[utoipa::path(operation_id = "roles_create", post, path = "/api/v1/roles", tag = "roles", request_body = RoleInput,
     responses((status = 201, body = Role), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(s): State<AppState>,
@@ -30,13 +30,13 @@ async fn create(
 }
 
 /// One role.
-#[utoipa::path(get, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)), responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "roles_get_one", get, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)), responses((status = 200, body = Role), (status = 404, body = ErrorBody)))]
 async fn get_one(State(s): State<AppState>, _auth: Auth<perm::RoleRead>, AppPath(id): AppPath<i64>) -> ApiResult<Json<Role>> {
     Ok(Json(s.iam.role(id).await?))
 }
 
 /// Update a custom role (built-in roles are fixed).
-#[utoipa::path(put, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)), request_body = RoleInput,
+#[utoipa::path(operation_id = "roles_update", put, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)), request_body = RoleInput,
     responses((status = 200, body = Role), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update(
     State(s): State<AppState>,
@@ -48,7 +48,7 @@ async fn update(
 }
 
 /// Delete an unused custom role.
-#[utoipa::path(delete, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "roles_delete", delete, path = "/api/v1/roles/{id}", tag = "roles", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete(State(s): State<AppState>, auth: Auth<perm::RoleWrite>, AppPath(id): AppPath<i64>) -> ApiResult<StatusCode> {
     s.iam.delete_role(&auth.ctx(), id).await?;
@@ -56,7 +56,7 @@ async fn delete(State(s): State<AppState>, auth: Auth<perm::RoleWrite>, AppPath(
 }
 
 /// The permission catalogue.
-#[utoipa::path(get, path = "/api/v1/permissions", tag = "roles", responses((status = 200, body = Vec<PermissionDef>)))]
+#[utoipa::path(operation_id = "roles_permissions", get, path = "/api/v1/permissions", tag = "roles", responses((status = 200, body = Vec<PermissionDef>)))]
 async fn permissions(_auth: Auth<perm::RoleRead>) -> Json<&'static [PermissionDef]> {
     Json(CATALOGUE)
 }

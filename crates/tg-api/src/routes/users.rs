@@ -37,7 +37,7 @@ pub struct ResetInput {
 }
 
 /// Users in scope (paged; audited as a read of personal data).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery),
+#[utoipa::path(operation_id = "users_list", get, path = "/api/v1/users", tag = "users", params(ListQuery),
     responses((status = 200, body = Page<User>), (status = 403, body = ErrorBody)))]
 async fn list(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppQuery(q): AppQuery<ListQuery>) -> ApiResult<Json<Page<User>>> {
     let region_code = q.region_code.as_deref().filter(|c| !c.is_empty()).map(parse_code).transpose()?;
@@ -47,7 +47,7 @@ async fn list(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppQuery(q)
 }
 
 /// Create a user; they must change the initial password at first login.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+#[utoipa::path(operation_id = "users_create", post, path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(s): State<AppState>,
@@ -58,14 +58,14 @@ async fn create(
 }
 
 /// One user (audited).
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "users_get_one", get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 async fn get_one(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppPath(id): AppPath<i64>) -> ApiResult<Json<User>> {
     Ok(Json(s.iam.user(&auth.principal, &auth.ctx(), id).await?))
 }
 
 /// Update a user's name, phone, region and department.
-#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserUpdate,
+#[utoipa::path(operation_id = "users_update", put, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserUpdate,
     responses((status = 200, body = User), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(s): State<AppState>,
@@ -77,7 +77,7 @@ async fn update(
 }
 
 /// Disable a user (soft delete) and end their sessions.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "users_delete", delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete(State(s): State<AppState>, auth: Auth<perm::UserDelete>, AppPath(id): AppPath<i64>) -> ApiResult<StatusCode> {
     s.iam.set_user_status(&auth.principal, &auth.ctx(), id, "disabled").await?;
@@ -85,7 +85,7 @@ async fn delete(State(s): State<AppState>, auth: Auth<perm::UserDelete>, AppPath
 }
 
 /// Set a new initial password; the user must change it at next login.
-#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)), request_body = ResetInput,
+#[utoipa::path(operation_id = "users_reset_password", post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)), request_body = ResetInput,
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn reset_password(
     State(s): State<AppState>,
@@ -98,21 +98,21 @@ async fn reset_password(
 }
 
 /// Lock a user and end their sessions.
-#[utoipa::path(post, path = "/api/v1/users/{id}/lock", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "users_lock", post, path = "/api/v1/users/{id}/lock", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 async fn lock(State(s): State<AppState>, auth: Auth<perm::UserLock>, AppPath(id): AppPath<i64>) -> ApiResult<Json<User>> {
     Ok(Json(s.iam.set_user_status(&auth.principal, &auth.ctx(), id, "locked").await?))
 }
 
 /// Unlock a user (also clears a temporary lockout).
-#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users", params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "users_unlock", post, path = "/api/v1/users/{id}/unlock", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
 async fn unlock(State(s): State<AppState>, auth: Auth<perm::UserLock>, AppPath(id): AppPath<i64>) -> ApiResult<Json<User>> {
     Ok(Json(s.iam.set_user_status(&auth.principal, &auth.ctx(), id, "active").await?))
 }
 
 /// Grant exactly these roles to a user (三员分立 and scope rules apply).
-#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", params(("id" = i64, Path)), request_body = GrantInput,
+#[utoipa::path(operation_id = "users_grant", put, path = "/api/v1/users/{id}/roles", tag = "users", params(("id" = i64, Path)), request_body = GrantInput,
     responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn grant(
     State(s): State<AppState>,

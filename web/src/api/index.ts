@@ -1,0 +1,73 @@
+// Typed API modules, one object per context.
+import { request, rawRequest } from './http'
+import type {
+  AuditRecord, Department, DepartmentInput, LoginOutput, Me, NewUser, Page, PageParams, PermissionDef,
+  Region, Role, RoleInput, SystemInfo, User, UserUpdate, VerifyReport,
+} from './types'
+
+export const systemApi = {
+  info: () => request<SystemInfo>('/api/v1/system/info', { silent: true }),
+}
+
+export const authApi = {
+  login: (username: string, password: string) =>
+    request<LoginOutput>('/api/v1/auth/login', { method: 'POST', body: { username, password }, silent: true }),
+  logout: () => request<void>('/api/v1/auth/logout', { method: 'POST', silent: true }),
+  me: () => request<Me>('/api/v1/auth/me', { silent: true }),
+  changePassword: (old_password: string, new_password: string) =>
+    request<void>('/api/v1/auth/password', { method: 'POST', body: { old_password, new_password }, silent: true }),
+}
+
+export const regionsApi = {
+  get: (code: string) => request<Region>(`/api/v1/regions/${code}`),
+  children: (code: string, p: PageParams = {}) => request<Page<Region>>(`/api/v1/regions/${code}/children`, { query: { ...p } }),
+  ancestors: (code: string) => request<Region[]>(`/api/v1/regions/${code}/ancestors`),
+  search: (q: string, p: PageParams & { level?: string } = {}) => request<Page<Region>>('/api/v1/regions', { query: { q, ...p } }),
+  createGroup: (parent_code: string, name: string) => request<Region>('/api/v1/regions', { method: 'POST', body: { parent_code, name } }),
+  rename: (code: string, name: string) => request<Region>(`/api/v1/regions/${code}`, { method: 'PATCH', body: { name } }),
+  remove: (code: string) => request<void>(`/api/v1/regions/${code}`, { method: 'DELETE' }),
+}
+
+export interface DepartmentQuery extends PageParams { q?: string; region_code?: string }
+export const departmentsApi = {
+  list: (q: DepartmentQuery) => request<Page<Department>>('/api/v1/departments', { query: { ...q } }),
+  create: (d: DepartmentInput) => request<Department>('/api/v1/departments', { method: 'POST', body: d }),
+  update: (id: number, d: DepartmentInput) => request<Department>(`/api/v1/departments/${id}`, { method: 'PUT', body: d }),
+  remove: (id: number) => request<void>(`/api/v1/departments/${id}`, { method: 'DELETE' }),
+}
+
+export interface UserQuery extends PageParams { q?: string; region_code?: string; department_id?: number; status?: string; role?: string }
+export const usersApi = {
+  list: (q: UserQuery) => request<Page<User>>('/api/v1/users', { query: { ...q } }),
+  create: (u: NewUser) => request<User>('/api/v1/users', { method: 'POST', body: u }),
+  update: (id: number, u: UserUpdate) => request<User>(`/api/v1/users/${id}`, { method: 'PUT', body: u }),
+  resetPassword: (id: number, password: string) => request<void>(`/api/v1/users/${id}/reset-password`, { method: 'POST', body: { password } }),
+  lock: (id: number) => request<User>(`/api/v1/users/${id}/lock`, { method: 'POST' }),
+  unlock: (id: number) => request<User>(`/api/v1/users/${id}/unlock`, { method: 'POST' }),
+  remove: (id: number) => request<void>(`/api/v1/users/${id}`, { method: 'DELETE' }),
+  grant: (id: number, roles: string[]) => request<User>(`/api/v1/users/${id}/roles`, { method: 'PUT', body: { roles } }),
+}
+
+export const rolesApi = {
+  list: (p: PageParams = {}) => request<Page<Role>>('/api/v1/roles', { query: { ...p } }),
+  create: (r: RoleInput) => request<Role>('/api/v1/roles', { method: 'POST', body: r }),
+  update: (id: number, r: RoleInput) => request<Role>(`/api/v1/roles/${id}`, { method: 'PUT', body: r }),
+  remove: (id: number) => request<void>(`/api/v1/roles/${id}`, { method: 'DELETE' }),
+  permissions: () => request<PermissionDef[]>('/api/v1/permissions'),
+}
+
+export interface AuditQuery extends PageParams { actor?: string; action?: string; result?: string; from?: string; to?: string }
+export const auditApi = {
+  list: (q: AuditQuery) => request<Page<AuditRecord>>('/api/v1/audit', { query: { ...q } }),
+  verify: () => request<VerifyReport>('/api/v1/audit/verify'),
+  /** Downloads the Excel export with the same filters. */
+  async exportExcel(q: AuditQuery): Promise<void> {
+    const res = await rawRequest('/api/v1/audit/export', { query: { ...q, page: undefined, page_size: undefined } })
+    const blob = await res.blob()
+    const a = document.createElement('a')
+    a.href = URL.createObjectURL(blob)
+    a.download = `审计日志-${new Date().toISOString().slice(0, 10)}.xlsx`
+    a.click()
+    URL.revokeObjectURL(a.href)
+  },
+}

@@ -1,0 +1,57 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useAuth } from '../stores/auth'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    title?: string
+    /** Permission needed to see the page (the server enforces it again on every request). */
+    perm?: string
+    public?: boolean
+    menu?: string
+    icon?: string
+  }
+}
+
+/** PC pages under the Element Plus layout; their `meta.menu` groups them in the side menu. */
+export const pcRoutes: RouteRecordRaw[] = [
+  { path: '', name: 'home', component: () => import('../views/pc/Home.vue'), meta: { title: '首页', icon: 'HomeFilled' } },
+  { path: 'system/users', name: 'users', component: () => import('../views/pc/system/Users.vue'), meta: { title: '用户管理', perm: 'user:read', menu: '系统管理', icon: 'User' } },
+  { path: 'system/departments', name: 'departments', component: () => import('../views/pc/system/Departments.vue'), meta: { title: '部门管理', perm: 'dept:read', menu: '系统管理', icon: 'OfficeBuilding' } },
+  { path: 'system/regions', name: 'regions', component: () => import('../views/pc/system/Regions.vue'), meta: { title: '行政区划', perm: 'region:read', menu: '系统管理', icon: 'MapLocation' } },
+  { path: 'security/roles', name: 'roles', component: () => import('../views/pc/security/Roles.vue'), meta: { title: '角色管理', perm: 'role:read', menu: '安全管理', icon: 'Key' } },
+  { path: 'security/grants', name: 'grants', component: () => import('../views/pc/security/Grants.vue'), meta: { title: '授权管理', perm: 'grant:write', menu: '安全管理', icon: 'Stamp' } },
+  { path: 'audit/logs', name: 'audit', component: () => import('../views/pc/audit/AuditLogs.vue'), meta: { title: '审计日志', perm: 'audit:read', menu: '安全审计', icon: 'Document' } },
+  { path: 'password', name: 'password', component: () => import('../views/pc/Password.vue'), meta: { title: '修改密码' } },
+]
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('../views/pc/Login.vue'), meta: { public: true, title: '登录' } },
+  { path: '/api-docs', name: 'api-docs', component: () => import('../views/pc/ApiDocs.vue'), meta: { public: true, title: 'API 文档' } },
+  { path: '/', component: () => import('../layouts/PcLayout.vue'), children: pcRoutes },
+  // Mobile H5 (Vant). Later issues add their phone pages here.
+  { path: '/m/login', name: 'm-login', component: () => import('../views/mobile/Login.vue'), meta: { public: true, title: '登录' } },
+  {
+    path: '/m',
+    component: () => import('../layouts/MobileLayout.vue'),
+    children: [
+      { path: '', redirect: '/m/me' },
+      { path: 'me', name: 'm-me', component: () => import('../views/mobile/Me.vue'), meta: { title: '我的' } },
+    ],
+  },
+  // Big-screen pages (1920×1080 / 3840×2160) will live under /screen, outside both layouts.
+  { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('../views/NotFound.vue'), meta: { public: true, title: '页面不存在' } },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+router.beforeEach(async (to) => {
+  document.title = `${to.meta.title ?? ''} - 统管`
+  if (to.meta.public) return true
+  const auth = useAuth()
+  const me = await auth.load()
+  const mobile = to.path.startsWith('/m')
+  if (!me) return { path: mobile ? '/m/login' : '/login', query: { redirect: to.fullPath } }
+  if (me.must_change_password && to.name !== 'password' && !mobile) return { name: 'password', query: { forced: '1' } }
+  if (to.meta.perm && !auth.hasPerm(to.meta.perm)) return { name: 'home' }
+  return true
+})
