@@ -10,4 +10,5 @@ mod authz_matrix;
 mod bad_input;
 mod cli;
 mod crash_safety;
+mod ops;
 mod users_and_scope;
