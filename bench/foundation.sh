@@ -5,17 +5,18 @@
 # so only same-run ratios are meaningful. Prints a Markdown table for docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
 DURATION=${DURATION:-15s}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 ulimit -n 65536 || true
 cargo build --release -q -p tongguan -p tg-bench-hello
 work=$(mktemp -d)
-TG=./target/release/tongguan
+TG="$TARGET/release/tongguan"
 $TG --data-dir "$work" seed-demo >/dev/null 2>&1
 python3 bench/seed_users.py "$work/tongguan.db" 10000
 $TG --data-dir "$work" serve --listen 127.0.0.1:18180 >"$work/server.log" 2>&1 &
 tg=$!
-./target/release/tg-bench-hello 127.0.0.1:18181 &
+"$TARGET/release/tg-bench-hello" 127.0.0.1:18181 &
 hello=$!
 trap 'kill $tg $hello 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do curl -sf http://127.0.0.1:18180/readyz >/dev/null && curl -sf http://127.0.0.1:18181/ >/dev/null && break; sleep 0.1; done

@@ -4,6 +4,7 @@
 # PostgreSQL tests run when CI or TONGGUAN_TEST_PG is set (CI must have PostgreSQL on 127.0.0.1:5432).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
 export RUST_BACKTRACE=0
 step() { echo; echo "==> $*"; }
 
@@ -17,7 +18,7 @@ cargo clippy --workspace --all-targets --features tongguan/web -- -D warnings
 step "contract: OpenAPI document and generated TypeScript types are up to date"
 cargo build --features web -p tongguan
 tmp=$(mktemp -d)
-./target/debug/tongguan openapi > "$tmp/openapi.json"
+"$TARGET/debug/tongguan" openapi > "$tmp/openapi.json"
 if ! diff -q docs/openapi.json "$tmp/openapi.json" >/dev/null; then
   echo "docs/openapi.json is stale: run 'bash scripts/gen-contract.sh' and commit the result" >&2
   exit 1
@@ -35,7 +36,7 @@ cargo test --workspace --features tongguan/web
 step "browser: headless Chromium against one started server"
 port=${TG_E2E_PORT:-18080}
 data=$(mktemp -d)
-./target/debug/tongguan serve --data-dir "$data" --listen "127.0.0.1:$port" > "$data/server.log" 2>&1 &
+"$TARGET/debug/tongguan" serve --data-dir "$data" --listen "127.0.0.1:$port" > "$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do

@@ -60,6 +60,14 @@ fn apply_scope(q: &mut SqlBuf, scope: &DataScope) {
     }
 }
 
+fn dept_conflict(e: sqlx::Error) -> IamError {
+    if is_unique_violation(&e) {
+        IamError::conflict("dept.exists", "部门编码已存在，或该区划下已有同名部门")
+    } else {
+        IamError::Db(e)
+    }
+}
+
 fn validate(input: &DepartmentInput) -> Result<RegionCode, IamError> {
     let mut v = ValidationErrors::new();
     let code = input.code.trim();
@@ -146,13 +154,7 @@ impl Iam {
         .bind(now)
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                IamError::conflict("dept.exists", "部门编码已存在，或该区划下已有同名部门")
-            } else {
-                IamError::Db(e)
-            }
-        })?;
+        .map_err(dept_conflict)?;
         let id: i64 = row.try_get(0)?;
         self.audit(&mut tx, ctx, AuditEvent::success("dept.create", format!("#{id} {name}"))).await?;
         tx.commit().await?;
@@ -172,13 +174,7 @@ impl Iam {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    IamError::conflict("dept.exists", "部门编码已存在，或该区划下已有同名部门")
-                } else {
-                    IamError::Db(e)
-                }
-            })?;
+            .map_err(dept_conflict)?;
         let detail = format!(
             "编码: {} → {}; 名称: {} → {}; 区划: {} → {}",
             old.code,

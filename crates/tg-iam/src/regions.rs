@@ -202,15 +202,7 @@ impl Iam {
                 q.push(" AND r.level = ").bind(l.as_str());
             }
         };
-        let mut c = SqlBuf::new("SELECT COUNT(*) FROM regions r");
-        filter(&mut c);
-        let total: i64 = c.query().fetch_one(self.db.pool()).await?.try_get(0)?;
-        let (limit, offset) = page.limit_offset();
-        let mut q = SqlBuf::new(SELECT);
-        filter(&mut q);
-        q.push(" ORDER BY r.code LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
-        let items = q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?;
-        Ok(Page::new(items, total, page))
+        self.region_page(filter, " ORDER BY r.code LIMIT ", page).await
     }
 
     /// Search by name, short name or code prefix within the caller's scope.
@@ -238,13 +230,18 @@ impl Iam {
                 q.push(" AND r.level = ").bind(l.as_str());
             }
         };
+        self.region_page(filter, " ORDER BY LENGTH(r.code), r.code LIMIT ", page).await
+    }
+
+    /// Counts and pages regions matching `filter` (which starts the WHERE clause).
+    async fn region_page(&self, filter: impl Fn(&mut SqlBuf), order_limit: &'static str, page: &PageQuery) -> IamResult<Page<Region>> {
         let mut c = SqlBuf::new("SELECT COUNT(*) FROM regions r");
         filter(&mut c);
         let total: i64 = c.query().fetch_one(self.db.pool()).await?.try_get(0)?;
         let (limit, offset) = page.limit_offset();
         let mut q = SqlBuf::new(SELECT);
         filter(&mut q);
-        q.push(" ORDER BY LENGTH(r.code), r.code LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+        q.push(order_limit).bind(limit).push(" OFFSET ").bind(offset);
         let items = q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?;
         Ok(Page::new(items, total, page))
     }

@@ -425,23 +425,7 @@ impl Iam {
         if old.status == "disabled" {
             return Err(IamError::conflict("user.disabled", "该账户已停用"));
         }
-        let action = match status {
-            "locked" => "user.lock",
-            "active" => "user.unlock",
-            _ => "user.delete",
-        };
-        let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE users SET status = $1, failed_count = 0, locked_until = 0, updated_at = $2 WHERE id = $3")
-            .bind(status)
-            .bind(self.now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if status != "active" {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        }
-        self.audit(&mut tx, ctx, AuditEvent::success(action, format!("#{id} {}", old.username))).await?;
-        tx.commit().await?;
+        self.apply_status(ctx, id, &old.username, status).await?;
         self.user_unaudited(&actor.scope, id).await
     }
 
@@ -496,6 +480,16 @@ impl Iam {
     /// CLI: lock, unlock or reset without an actor (the operator on the server is trusted).
     pub async fn cli_set_status(&self, ctx: &AuditCtx, username: &str, status: &str) -> IamResult<()> {
         let id = self.user_id_by_name(username).await?.ok_or(IamError::not_found("用户", "user.not_found"))?;
+        self.apply_status(ctx, id, username, status).await
+    }
+
+    /// Sets `active`, `locked` or `disabled`, clears temporary lockouts, and ends sessions unless active.
+    async fn apply_status(&self, ctx: &AuditCtx, id: i64, username: &str, status: &str) -> IamResult<()> {
+        let action = match status {
+            "locked" => "user.lock",
+            "active" => "user.unlock",
+            _ => "user.delete",
+        };
         let mut tx = self.db.begin().await?;
         sqlx::query("UPDATE users SET status = $1, failed_count = 0, locked_until = 0, updated_at = $2 WHERE id = $3")
             .bind(status)
@@ -506,7 +500,6 @@ impl Iam {
         if status != "active" {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         }
-        let action = if status == "active" { "user.unlock" } else { "user.lock" };
         self.audit(&mut tx, ctx, AuditEvent::success(action, format!("#{id} {username}"))).await?;
         tx.commit().await?;
         Ok(())
