@@ -2,7 +2,7 @@
 //! principal (the signed-in user as every handler sees them).
 
 use crate::audit::{self, AuditCtx, AuditEvent, AuditKey};
-use crate::error::IamResult;
+use crate::error::{IamError, IamResult};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,12 +45,56 @@ pub struct Iam {
     /// Password hashing is CPU-bound: at most one hash per core runs at once and the rest queue
     /// fairly, instead of a thousand blocking threads thrashing two cores.
     pub(crate) hash_gate: Arc<tokio::sync::Semaphore>,
+    /// Stand-alone audit events (reads, denials, failed logins) are group-committed by one task.
+    audit_queue: tokio::sync::mpsc::UnboundedSender<AuditJob>,
+}
+
+struct AuditJob {
+    ctx: AuditCtx,
+    ev: AuditEvent,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+impl std::fmt::Debug for AuditJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditJob").field("action", &self.ev.action).finish()
+    }
+}
+
+/// Appends queued stand-alone events in batches: one transaction (one chain-head lock, one commit) for
+/// everything that arrived while the previous batch was being written. Each caller still waits for the
+/// commit of its own row, so a read whose audit row cannot be written fails.
+async fn audit_writer(db: Db, key: AuditKey, clock: Arc<dyn Clock>, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditJob>) {
+    const MAX_BATCH: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = db.begin().await?;
+            for j in &batch {
+                audit::append(&mut tx, db.backend(), &key, clock.now_ms(), &j.ctx, &j.ev).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        let result = result.map_err(|e| e.to_string());
+        for j in batch {
+            let _ = j.done.send(result.clone());
+        }
+    }
 }
 
 impl Iam {
     pub fn new(db: Db, clock: Arc<dyn Clock>, audit_key: AuditKey, policy: SecurityPolicy) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { db, clock, audit_key, policy: Arc::new(policy), hash_gate: Arc::new(tokio::sync::Semaphore::new(cores)) }
+        let (audit_queue, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(audit_writer(db.clone(), audit_key.clone(), clock.clone(), rx));
+        Self { db, clock, audit_key, policy: Arc::new(policy), hash_gate: Arc::new(tokio::sync::Semaphore::new(cores)), audit_queue }
     }
 
     pub fn db(&self) -> &Db {
@@ -75,12 +119,16 @@ impl Iam {
         Ok(())
     }
 
-    /// Records an event that has no other write (a denial, a failed login) in its own transaction.
+    /// Records an event that has no other write (a read, a denial, a failed login). Returns once the
+    /// row is committed; concurrent events share one transaction.
     pub async fn audit_alone(&self, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
-        let mut tx = self.db.begin().await?;
-        self.audit(&mut tx, ctx, ev).await?;
-        tx.commit().await?;
-        Ok(())
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.audit_queue.send(AuditJob { ctx: ctx.clone(), ev, done }).map_err(|_| IamError::Internal("audit writer stopped".into()))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IamError::Internal(format!("audit append failed: {e}"))),
+            Err(_) => Err(IamError::Internal("audit writer stopped".into())),
+        }
     }
 }
 
