@@ -111,6 +111,13 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
     TestApp { base, app, clock, data_dir, db_url, _shutdown: tx }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // SQLite files and keys of this test; PostgreSQL test databases are dropped by .ci/run.
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
 /// A signed-in API client (bearer token).
 #[derive(Clone)]
 pub struct Client {
