@@ -73,3 +73,27 @@ test('security administrator creates a role and is refused when mixing separated
     await context.close()
   }
 })
+
+test('system administrator imports accounts from a file: validate, then import all', async () => {
+  const { context, page, errors } = await newPage(browser)
+  try {
+    await login(page, 'sysadmin')
+    await page.waitForURL(`${BASE}/`)
+    await page.getByTestId('menu-users').click()
+    await page.getByTestId('user-import').click()
+    const name = `imp${tag.toLowerCase()}`
+    const bad = `用户名,姓名,区划代码\n${name}a,导入甲,445399\n`
+    await page.getByTestId('import-file').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) })
+    await page.getByTestId('import-errors').waitFor()
+    assert.match(await page.getByTestId('import-errors').innerText(), /未导入任何数据/)
+    const good = `用户名,姓名,区划代码,部门编码\n${name}a,导入甲,445302001009001,445302001-ZZZX\n${name}b,导入乙,445302001,\n`
+    await page.getByTestId('import-file').setInputFiles({ name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(good) })
+    await page.getByTestId('import-valid').waitFor()
+    await page.getByTestId('import-commit').click()
+    await page.getByTestId('import-done').waitFor()
+    await page.getByTestId('import-created').getByText(`${name}b`).waitFor()
+    assert.deepEqual(errors, [])
+  } finally {
+    await context.close()
+  }
+})

@@ -63,6 +63,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::regions::router())
         .merge(routes::departments::router())
         .merge(routes::users::router())
+        .merge(routes::import::router())
         .merge(routes::roles::router())
         .merge(routes::audit::router())
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod crypto;
 pub mod departments;
 pub mod error;
+pub mod import;
 pub mod permissions;
 pub mod regions;
 pub mod roles;

@@ -78,19 +78,27 @@ pub fn normalize_username(u: &str) -> String {
     u.trim().to_lowercase()
 }
 
-fn check_username(v: &mut ValidationErrors, u: &str) {
-    let ok = (3..=32).contains(&u.len())
+/// 3-32 characters, a lowercase letter first, then letters, digits, `.`, `_`, `-`.
+pub fn valid_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
         && u.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
-    if !ok {
+        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// An 11-digit mainland mobile number.
+pub fn valid_phone(p: &str) -> bool {
+    p.len() == 11 && p.starts_with('1') && p.bytes().all(|b| b.is_ascii_digit()) && (b'3'..=b'9').contains(&p.as_bytes()[1])
+}
+
+fn check_username(v: &mut ValidationErrors, u: &str) {
+    if !valid_username(u) {
         v.add("username", "用户名须为3-32位，以字母开头，只含字母、数字和“.”“_”“-”");
     }
 }
 
 fn check_phone(v: &mut ValidationErrors, p: Option<&str>) -> Option<String> {
     let p = p.map(str::trim).filter(|s| !s.is_empty())?;
-    let ok = p.len() == 11 && p.starts_with('1') && p.bytes().all(|b| b.is_ascii_digit()) && (b'3'..=b'9').contains(&p.as_bytes()[1]);
-    if !ok {
+    if !valid_phone(p) {
         v.add("phone", "手机号须为11位中国大陆手机号码");
     }
     Some(p.to_owned())

@@ -127,20 +127,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn generate_password() -> String {
-    // 16 characters from four classes, so it meets every password rule.
-    let bytes = tg_iam::crypto::random_bytes::<16>();
-    let sets: [&[u8]; 4] = [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnpqrstuvwxyz", b"23456789", b"@#%+=!"];
-    bytes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let set = sets[i % 4];
-            set[*b as usize % set.len()] as char
-        })
-        .collect()
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -185,7 +171,7 @@ async fn main() -> Result<()> {
             for (login, name, role) in
                 [("sysadmin", "系统管理员", "sysadmin"), ("secadmin", "安全管理员", "secadmin"), ("auditadmin", "审计管理员", "auditadmin")]
             {
-                let password = generate_password();
+                let password = tg_iam::import::generate_password();
                 let spec = UserSpec {
                     username: login.into(),
                     display_name: name.into(),

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public details: FieldError[] = [],
+    /** The whole error body, for endpoints that explain a 4xx with more than the error shape. */
+    public report?: unknown,
   ) {
     super(message)
   }
@@ -16,6 +18,8 @@ export class ApiError extends Error {
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   body?: unknown
+  /** A file sent as-is (uploads). */
+  file?: Blob
   query?: Record<string, string | number | undefined | null>
   /** Do not show the error message automatically (the caller handles it). */
   silent?: boolean
@@ -45,29 +49,36 @@ export function buildUrl(path: string, query?: RequestOptions['query']): string 
 export async function rawRequest(path: string, opts: RequestOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { 'X-Requested-With': 'tongguan', Accept: 'application/json' }
   let body: string | undefined
-  if (opts.body !== undefined) {
+  let payload: BodyInit | undefined
+  if (opts.file) {
+    headers['Content-Type'] = opts.file.type || 'application/octet-stream'
+    payload = opts.file
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json'
     body = JSON.stringify(opts.body)
+    payload = body
   }
   const res = await fetch(buildUrl(path, opts.query), {
     method: opts.method ?? 'GET',
     headers,
-    body,
+    body: payload,
     credentials: 'same-origin',
   })
   if (!res.ok) {
     let code = 'http.' + res.status
     let message = `请求失败（${res.status}）`
     let details: FieldError[] = []
+    let report: unknown
     try {
       const e = await res.json()
+      report = e
       code = e.code ?? code
       message = e.message ?? message
-      details = e.details ?? []
+      details = Array.isArray(e.details) ? e.details : []
     } catch {
       /* not JSON */
     }
-    const err = new ApiError(res.status, code, message, details)
+    const err = new ApiError(res.status, code, message, details, report)
     const authish = res.status === 401 || code === 'auth.password_change_required'
     if (authish) onAuthError(err)
     if (!opts.silent && !(res.status === 401 && path !== '/api/v1/auth/login')) {
@@ -83,4 +94,13 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   const res = await rawRequest(path, opts)
   if (res.status === 204) return undefined as T
   return (await res.json()) as T
+}
+
+/** Saves a downloaded file in the browser. */
+export function saveBlob(blob: Blob, name: string): void {
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(blob)
+  a.download = name
+  a.click()
+  URL.revokeObjectURL(a.href)
 }

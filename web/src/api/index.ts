@@ -1,7 +1,7 @@
 // Typed API modules, one object per context.
-import { request, rawRequest } from './http'
+import { ApiError, request, rawRequest, saveBlob } from './http'
 import type {
-  AuditRecord, Department, DepartmentInput, LoginOutput, Me, NewUser, Page, PageParams, PermissionDef,
+  AuditRecord, Department, ImportReport, DepartmentInput, LoginOutput, Me, NewUser, Page, PageParams, PermissionDef,
   Region, Role, RoleInput, SystemInfo, User, UserUpdate, VerifyReport,
 } from './types'
 
@@ -46,6 +46,19 @@ export const usersApi = {
   unlock: (id: number) => request<User>(`/api/v1/users/${id}/unlock`, { method: 'POST' }),
   remove: (id: number) => request<void>(`/api/v1/users/${id}`, { method: 'DELETE' }),
   grant: (id: number, roles: string[]) => request<User>(`/api/v1/users/${id}/roles`, { method: 'PUT', body: { roles } }),
+  /** Validates (dryRun) or imports an .xlsx/CSV file. A 422 still carries the row report. */
+  async importFile(file: Blob, dryRun: boolean): Promise<ImportReport> {
+    try {
+      return await request<ImportReport>('/api/v1/users/import', { method: 'POST', file, query: { dry_run: String(dryRun) }, silent: true })
+    } catch (e) {
+      if (e instanceof ApiError && e.report) return e.report as ImportReport
+      throw e
+    }
+  },
+  async downloadTemplate(): Promise<void> {
+    const res = await rawRequest('/api/v1/users/import-template')
+    saveBlob(await res.blob(), '用户导入模板.xlsx')
+  },
 }
 
 export const rolesApi = {
@@ -63,11 +76,6 @@ export const auditApi = {
   /** Downloads the Excel export with the same filters. */
   async exportExcel(q: AuditQuery): Promise<void> {
     const res = await rawRequest('/api/v1/audit/export', { query: { ...q, page: undefined, page_size: undefined } })
-    const blob = await res.blob()
-    const a = document.createElement('a')
-    a.href = URL.createObjectURL(blob)
-    a.download = `审计日志-${new Date().toISOString().slice(0, 10)}.xlsx`
-    a.click()
-    URL.revokeObjectURL(a.href)
+    saveBlob(await res.blob(), `审计日志-${new Date().toISOString().slice(0, 10)}.xlsx`)
   },
 }

@@ -337,6 +337,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import accounts from an Excel (.xlsx) or UTF-8 CSV file: every row is checked first; with
+         *     `dry_run=false` all accounts are created in one transaction, or none when any row is wrong.
+         */
+        post: operations["import_users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/import-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Excel template for account import. */
+        get: operations["import_template"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{id}": {
         parameters: {
             query?: never;
@@ -481,6 +518,19 @@ export interface components {
         };
         GrantInput: {
             roles: string[];
+        };
+        ImportReport: {
+            created: components["schemas"]["ImportedUser"][];
+            dry_run: boolean;
+            /** @description Every problem, row by row. When not empty nothing was written. */
+            errors: components["schemas"]["RowError"][];
+            total: number;
+        };
+        ImportedUser: {
+            /** @description One-time initial password; shown once, must be changed at first login. */
+            initial_password: string;
+            row: number;
+            username: string;
         };
         LoginInput: {
             password: string;
@@ -678,6 +728,11 @@ export interface components {
             description?: string;
             name: string;
             permissions: string[];
+        };
+        RowError: {
+            field: string;
+            message: string;
+            row: number;
         };
         ScopeView: {
             department_only: boolean;
@@ -1741,6 +1796,85 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_users: {
+        parameters: {
+            query?: {
+                /** @description Validate only (default true); `false` creates the accounts when every row is valid. */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description .xlsx or UTF-8 CSV with the template's columns */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+        };
+    };
+    import_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Excel workbook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -19,6 +19,7 @@ export type VerifyReport = S['VerifyReport']
 export type SystemInfo = S['SystemInfo']
 export type ErrorBody = S['ErrorBody']
 export type FieldError = S['FieldError']
+export type ImportReport = S['ImportReport']
 
 export interface Page<T> {
   items: T[]

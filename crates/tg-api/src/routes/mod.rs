@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod departments;
+pub mod import;
 pub mod regions;
 pub mod roles;
 pub mod system;

@@ -63,6 +63,8 @@ fn probes() -> Vec<Probe> {
         p(Method::DELETE, "/api/v1/departments/{id}", Some("dept:write"), Dept),
         p(Method::GET, "/api/v1/users", Some("user:read"), None),
         p(Method::POST, "/api/v1/users", Some("user:create"), NewUser),
+        p(Method::POST, "/api/v1/users/import", Some("user:create"), None),
+        p(Method::GET, "/api/v1/users/import-template", Some("user:create"), None),
         p(Method::GET, "/api/v1/users/{id}", Some("user:read"), User),
         p(Method::PUT, "/api/v1/users/{id}", Some("user:update"), User),
         p(Method::DELETE, "/api/v1/users/{id}", Some("user:delete"), User),

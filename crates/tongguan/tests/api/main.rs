@@ -10,5 +10,6 @@ mod authz_matrix;
 mod bad_input;
 mod cli;
 mod crash_safety;
+mod import;
 mod ops;
 mod users_and_scope;
