@@ -21,10 +21,19 @@ pub use error::{IamError, IamResult};
 pub use service::{Iam, Principal, RoleBrief, SecurityPolicy};
 
 /// Schema migrations of this engine, one SQL text per database engine.
-pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
-    component: "iam",
-    version: 1,
-    name: "iam",
-    sqlite: include_str!("../migrations/sqlite/0001_iam.sql"),
-    postgres: include_str!("../migrations/postgres/0001_iam.sql"),
-}];
+pub const MIGRATIONS: &[tg_db::Migration] = &[
+    tg_db::Migration {
+        component: "iam",
+        version: 1,
+        name: "iam",
+        sqlite: include_str!("../migrations/sqlite/0001_iam.sql"),
+        postgres: include_str!("../migrations/postgres/0001_iam.sql"),
+    },
+    tg_db::Migration {
+        component: "iam",
+        version: 2,
+        name: "audit_append_only",
+        sqlite: include_str!("../migrations/sqlite/0002_audit_append_only.sql"),
+        postgres: include_str!("../migrations/postgres/0002_audit_append_only.sql"),
+    },
+];

@@ -41,7 +41,12 @@ async fn tampering_is_detected(e: Engine) {
     let t = spawn_app(e).await;
     let aud = t.demo("auditadmin").await;
     assert_eq!(aud.get("/api/v1/audit/verify").await.body["ok"], true);
-    // Edit one row behind the application's back.
+    // The database itself refuses to change or delete audit rows.
+    let pool = t.app.iam.db().pool();
+    assert!(sqlx::query("UPDATE audit_log SET detail = 'forged' WHERE seq = 5").execute(pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_log WHERE seq = 5").execute(pool).await.is_err());
+    // Someone who removes that guard edits one row behind the application's back.
+    t.drop_audit_guard().await;
     t.exec("UPDATE audit_log SET detail = 'forged' WHERE seq = 5").await;
     let v = aud.get("/api/v1/audit/verify").await;
     assert_eq!(v.body["ok"], false);
@@ -88,12 +93,14 @@ async fn deleted_and_reordered_rows_are_detected() {
             continue;
         }
         let t = spawn_app(engine).await;
+        t.drop_audit_guard().await;
         t.exec("DELETE FROM audit_log WHERE seq = 7").await;
         let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.audit_key()).await.unwrap();
         assert_eq!((r.ok, r.first_broken_seq), (false, Some(7)));
         // Truncating the tail is caught against the chain head.
         let t = spawn_app(engine).await;
         let last = t.scalar_i64("SELECT MAX(seq) FROM audit_log").await;
+        t.drop_audit_guard().await;
         t.exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
         let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.audit_key()).await.unwrap();
         assert_eq!((r.ok, r.first_broken_seq), (false, Some(last)));

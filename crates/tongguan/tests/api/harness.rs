@@ -198,6 +198,15 @@ impl TestApp {
         sqlx::query(sql).execute(self.app.iam.db().pool()).await.unwrap();
     }
 
+    /// Plays an attacker with database-owner rights: removes the append-only guard of the audit table.
+    pub async fn drop_audit_guard(&self) {
+        let sql = match self.app.iam.db().backend() {
+            tg_db::Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+            tg_db::Backend::Postgres => "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+        };
+        sqlx::raw_sql(sql).execute(self.app.iam.db().pool()).await.unwrap();
+    }
+
     pub async fn user_id(&self, username: &str) -> i64 {
         self.app.iam.user_id_by_name(username).await.unwrap().unwrap()
     }
