@@ -65,14 +65,15 @@ async fn run(url: String, data: std::path::PathBuf) {
             }
         }));
     }
-    // Kill once a good number of writes were acknowledged, with more in flight.
-    loop {
-        if acked.lock().unwrap().len() >= 60 {
+    // Kill once a good number of writes were acknowledged, with more in flight (bounded wait).
+    for _ in 0..6000 {
+        if acked.lock().unwrap().len() >= 60 || tasks.iter().all(|t| t.is_finished()) {
             break;
         }
         tokio::task::yield_now().await;
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    assert!(!acked.lock().unwrap().is_empty(), "the server acknowledged no write before the kill");
     child.kill().unwrap();
     child.wait().unwrap();
     for t in tasks {
