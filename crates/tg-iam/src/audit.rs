@@ -224,6 +224,9 @@ pub struct AuditRecord {
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// The auditor's region: below city level only rows of actors inside it are visible. Rows
+    /// without a region (unknown-user logins, command-line actions) are for the city level only.
+    pub scope: Option<tg_kernel::RegionCode>,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub result: Option<String>,
@@ -233,6 +236,10 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     fn apply(&self, b: &mut SqlBuf) {
+        if let Some(scope) = self.scope.as_ref().filter(|s| s.level() != tg_kernel::RegionLevel::City) {
+            let (lo, hi) = scope.subtree_bounds();
+            b.push(" AND actor_region >= ").bind(lo).push(" AND actor_region < ").bind(hi);
+        }
         if let Some(a) = self.actor.as_deref().filter(|s| !s.is_empty()) {
             b.push(" AND actor_username LIKE ").bind(SqlBuf::like_contains(a)).push(" ESCAPE '\\'");
         }

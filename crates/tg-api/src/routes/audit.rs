@@ -35,7 +35,7 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn filter(&self) -> ApiResult<AuditFilter> {
+    fn filter(&self, scope: &tg_kernel::RegionCode) -> ApiResult<AuditFilter> {
         let time = |v: &Option<String>, name: &str| -> ApiResult<Option<i64>> {
             match v.as_deref().filter(|s| !s.is_empty()) {
                 None => Ok(None),
@@ -45,6 +45,7 @@ impl AuditQuery {
             }
         };
         Ok(AuditFilter {
+            scope: Some(scope.clone()),
             actor: self.actor.clone(),
             action: self.action.clone(),
             result: self.result.clone(),
@@ -59,10 +60,10 @@ impl AuditQuery {
     responses((status = 200, body = Page<AuditRecord>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(s): State<AppState>,
-    _auth: Auth<perm::AuditRead>,
+    auth: Auth<perm::AuditRead>,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditRecord>>> {
-    let f = q.filter()?;
+    let f = q.filter(&auth.principal.scope.region)?;
     let page = PageQuery { page: q.page, page_size: q.page_size };
     Ok(Json(audit::list(s.iam.db(), &f, &page).await.map_err(tg_iam::IamError::from)?))
 }
@@ -75,7 +76,7 @@ async fn export(
     auth: Auth<perm::AuditExport>,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let f = q.filter()?;
+    let f = q.filter(&auth.principal.scope.region)?;
     let rows = audit::export_rows(s.iam.db(), &f, s.config.export_max_rows).await.map_err(tg_iam::IamError::from)?;
     let bytes = tokio::task::spawn_blocking(move || workbook(&rows)).await.map_err(|_| ApiError::internal())??;
     s.iam.audit_alone(&auth.ctx(), AuditEvent::success("audit.export", "审计日志").with_detail(format!("{q:?}"))).await?;

@@ -2,7 +2,32 @@ use crate::harness::{spawn_app, Engine};
 use reqwest::StatusCode;
 use serde_json::json;
 
-crate::both_engines!(actions_are_audited_with_request_id, tampering_is_detected, audit_export_is_excel);
+crate::both_engines!(actions_are_audited_with_request_id, tampering_is_detected, audit_export_is_excel, county_auditor_sees_own_county);
+
+async fn county_auditor_sees_own_county(e: Engine) {
+    let t = spawn_app(e).await;
+    let spec = tg_iam::users::UserSpec {
+        username: "yc.auditor".into(),
+        display_name: "云城审计员".into(),
+        password: "Audit@2026x".into(),
+        phone: None,
+        region: tg_kernel::RegionCode::parse("445302").unwrap(),
+        department_id: None,
+        roles: vec!["auditadmin".into()],
+        must_change_password: false,
+        is_demo: false,
+    };
+    t.app.iam.insert_user(&tg_iam::AuditCtx::cli("test"), &spec).await.unwrap();
+    t.demo("ya.leader").await;
+    t.demo("yc.town").await;
+    let aud = t.login("yc.auditor", "Audit@2026x").await;
+    let rows = aud.get("/api/v1/audit?page_size=500").await;
+    let items = rows.body["items"].as_array().unwrap();
+    assert!(items.iter().any(|r| r["actor_username"] == "yc.town"));
+    assert!(items.iter().all(|r| r["actor_region"].as_str().unwrap().starts_with("445302")), "{items:?}");
+    let city = t.demo("auditadmin").await.get("/api/v1/audit?actor=ya.leader").await;
+    assert!(city.body["total"].as_i64().unwrap() >= 1, "the city auditor sees every county");
+}
 
 async fn actions_are_audited_with_request_id(e: Engine) {
     let t = spawn_app(e).await;
