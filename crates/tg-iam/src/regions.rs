@@ -177,13 +177,16 @@ impl Iam {
     /// Root → node. The node must be in scope; its ancestors are shown for orientation.
     pub async fn region_ancestors(&self, actor: &Principal, code: &RegionCode) -> IamResult<Vec<Region>> {
         self.region(actor, code).await?;
-        let mut out = Vec::new();
-        for c in code.lineage() {
-            if let Some(r) = self.region_raw(&c).await? {
-                out.push(r);
+        let mut q = SqlBuf::new(SELECT);
+        q.push(" WHERE r.code IN (");
+        for (i, c) in code.lineage().iter().enumerate() {
+            if i > 0 {
+                q.push(",");
             }
+            q.bind(c.as_str());
         }
-        Ok(out)
+        q.push(") ORDER BY LENGTH(r.code), r.code");
+        Ok(q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?)
     }
 
     pub async fn region_subtree(
