@@ -78,6 +78,18 @@ impl From<IamError> for ApiError {
             }
             IamError::NotFound { code, .. } => Self::not_found(code, msg),
             IamError::Conflict { code, .. } => Self::new(StatusCode::CONFLICT, code, msg),
+            IamError::Integrity(ref detail) => {
+                tracing::error!(detail = %detail, "integrity check failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "integrity.failed", "数据完整性校验失败，已通知安全管理员")
+            }
+            IamError::BadEnvelope => Self::bad_request("auth.bad_envelope", msg),
+            IamError::NonceInvalid => Self::new(StatusCode::UNAUTHORIZED, "auth.nonce_invalid", msg),
+            IamError::EnvelopeRequired => Self::bad_request("auth.envelope_required", msg),
+            IamError::MfaRequired => Self::forbidden("auth.mfa_required", msg),
+            IamError::MfaInvalid => Self::new(StatusCode::UNAUTHORIZED, "auth.mfa_invalid", msg),
+            IamError::RateLimited => Self::new(StatusCode::TOO_MANY_REQUESTS, "request.rate_limited", msg),
+            IamError::IpNotAllowed => Self::forbidden("auth.ip_not_allowed", msg),
+            IamError::PasswordExpired => Self::forbidden("auth.password_expired", msg),
             IamError::Db(err) => {
                 tracing::error!(error = %err, "database error");
                 Self::internal()

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use tg_iam::{AuditCtx, Principal};
 use tg_kernel::FieldError;
 
+/// Session cookie name. With `Secure` cookies (HTTPS) the `__Host-` prefix pins it to this origin and path.
 pub const SESSION_COOKIE: &str = "tg_session";
+pub const SESSION_COOKIE_HOST: &str = "__Host-tg_session";
 pub const CSRF_HEADER: &str = "x-requested-with";
 pub const CSRF_VALUE: &str = "tongguan";
 
@@ -85,6 +87,8 @@ pub mod perm {
         UserResetPassword => "user:reset_password", UserLock => "user:lock", UserDelete => "user:delete",
         RoleRead => "role:read", RoleWrite => "role:write", GrantWrite => "grant:write",
         AuditRead => "audit:read", AuditExport => "audit:export", AuditVerify => "audit:verify",
+        SecurityRead => "security:read", SecurityWrite => "security:write", KeysRotate => "keys:rotate",
+        IntegrityVerify => "integrity:verify", MfaReset => "mfa:reset", PiiUnmask => "pii:unmask",
     }
     /// Any signed-in user whose password is in order.
     pub struct SignedIn;
@@ -122,7 +126,7 @@ fn token_from(parts: &Parts) -> Option<(String, bool)> {
         let Ok(s) = v.to_str() else { continue };
         for kv in s.split(';') {
             if let Some((k, val)) = kv.trim().split_once('=') {
-                if k == SESSION_COOKIE {
+                if k == SESSION_COOKIE || k == SESSION_COOKIE_HOST {
                     return Some((val.to_owned(), true));
                 }
             }
@@ -152,6 +156,13 @@ impl<P: Perm> FromRequestParts<AppState> for Auth<P> {
         }
         if principal.must_change_password && !P::PENDING_OK {
             return Err(tg_iam::IamError::PasswordChangeRequired.into());
+        }
+        if principal.password_expired && !P::PENDING_OK {
+            return Err(tg_iam::IamError::PasswordExpired.into());
+        }
+        // Roles that require the second factor: everything but the sign-in routes needs aal 2.
+        if principal.mfa_required && principal.aal < 2 && !P::PENDING_OK {
+            return Err(tg_iam::IamError::MfaRequired.into());
         }
         if let Some(code) = P::CODE {
             if !principal.has(code) {

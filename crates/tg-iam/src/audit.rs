@@ -6,29 +6,17 @@
 //! Editing, deleting or inserting a row breaks the chain at that row; [`verify`] names the first
 //! broken link. Appends lock the single `audit_head` row, which serialises the chain on every engine.
 
-use crate::crypto::{constant_time_eq, hmac_sm3};
+use crate::keys::{Keyring, Purpose};
 use serde::Serialize;
 use sqlx::Row;
+use tg_crypto::{constant_time_eq, hmac_sm3};
 use tg_db::{Backend, Db, SqlBuf, Tx};
 use tg_kernel::clock::to_rfc3339;
 use tg_kernel::{Page, PageQuery, Timestamp};
 use utoipa::ToSchema;
 
-/// The HMAC-SM3 key of the audit chain. Never printed.
-#[derive(Clone)]
-pub struct AuditKey([u8; 32]);
-
-impl AuditKey {
-    pub fn from_bytes(b: [u8; 32]) -> Self {
-        Self(b)
-    }
-}
-
-impl std::fmt::Debug for AuditKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuditKey(<redacted>)")
-    }
-}
+/// The data-key domain of the audit chain's HMAC-SM3 keys.
+pub const AUDIT_DOMAIN: &str = "chain";
 
 /// Who acts, from where: captured once per request.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +38,7 @@ impl AuditCtx {
         Self {
             actor_username: format!("cli:{command}"),
             ip: "local".into(),
-            request_id: crate::crypto::random_token()[..16].to_owned(),
+            request_id: tg_crypto::random_token()[..16].to_owned(),
             ..Self::default()
         }
     }
@@ -114,7 +102,7 @@ struct Fields<'a> {
     prev_mac: &'a str,
 }
 
-fn mac(key: &AuditKey, f: &Fields<'_>) -> String {
+fn mac(key: &[u8], f: &Fields<'_>) -> String {
     // Length-prefixed fields: no two different rows serialise to the same bytes.
     let seq = f.seq.to_string();
     let at = f.at.to_string();
@@ -139,7 +127,7 @@ fn mac(key: &AuditKey, f: &Fields<'_>) -> String {
         buf.extend_from_slice(&(p.len() as u64).to_be_bytes());
         buf.extend_from_slice(p);
     }
-    hex::encode(hmac_sm3(&key.0, &[b"tongguan-audit-v1", &buf]))
+    hex::encode(hmac_sm3(key, &[b"tongguan-audit-v1", &buf]))
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -150,7 +138,7 @@ fn clip(s: &str, max: usize) -> String {
 pub async fn append(
     tx: &mut Tx,
     backend: Backend,
-    key: &AuditKey,
+    keys: &Keyring,
     now: Timestamp,
     ctx: &AuditCtx,
     ev: &AuditEvent,
@@ -180,10 +168,11 @@ pub async fn append(
         detail: &detail,
         prev_mac: &prev_mac,
     };
-    let m = mac(key, &f);
+    let (key_version, key) = keys.current(Purpose::Audit, AUDIT_DOMAIN).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    let m = mac(&key, &f);
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, \
-         action, target, result, detail, prev_mac, mac) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+         action, target, result, detail, prev_mac, mac, key_version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
     )
     .bind(f.seq)
     .bind(f.at)
@@ -199,6 +188,7 @@ pub async fn append(
     .bind(f.detail)
     .bind(f.prev_mac)
     .bind(&m)
+    .bind(key_version)
     .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1").bind(f.seq).bind(&m).execute(&mut **tx).await?;
@@ -310,7 +300,7 @@ pub struct VerifyReport {
 }
 
 /// Walks the whole chain in sequence order and reports the first broken link.
-pub async fn verify(db: &Db, key: &AuditKey) -> Result<VerifyReport, sqlx::Error> {
+pub async fn verify(db: &Db, keys: &Keyring) -> Result<VerifyReport, sqlx::Error> {
     let mut last_seq = 0i64;
     let mut last_mac = String::new();
     let mut checked = 0i64;
@@ -319,7 +309,7 @@ pub async fn verify(db: &Db, key: &AuditKey) -> Result<VerifyReport, sqlx::Error
     loop {
         let rows = sqlx::query(
             "SELECT seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, action, target, \
-             result, detail, prev_mac, mac FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 2000",
+             result, detail, prev_mac, mac, key_version FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 2000",
         )
         .bind(last_seq)
         .fetch_all(db.pool())
@@ -361,7 +351,11 @@ pub async fn verify(db: &Db, key: &AuditKey) -> Result<VerifyReport, sqlx::Error
                 detail: &detail,
                 prev_mac: &prev_mac,
             };
-            if !constant_time_eq(mac(key, &f).as_bytes(), stored.as_bytes()) {
+            let key_version: i64 = r.try_get(14)?;
+            let Some(key) = keys.get(Purpose::Audit, AUDIT_DOMAIN, key_version) else {
+                return Ok(broken(seq, checked, format!("记录引用了不存在的审计密钥版本 v{key_version}")));
+            };
+            if !constant_time_eq(mac(&key, &f).as_bytes(), stored.as_bytes()) {
                 return Ok(broken(seq, checked, "记录内容与校验值不符（记录被修改）".into()));
             }
             last_seq = seq;

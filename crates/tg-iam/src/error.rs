@@ -28,6 +28,24 @@ pub enum IamError {
     NotFound { what: &'static str, code: &'static str },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("数据完整性校验失败：{0}")]
+    Integrity(String),
+    #[error("登录数据无法解密，请刷新页面后重试")]
+    BadEnvelope,
+    #[error("登录请求已失效或被重复提交，请刷新页面后重试")]
+    NonceInvalid,
+    #[error("请使用加密方式提交登录口令")]
+    EnvelopeRequired,
+    #[error("此操作需要动态口令二次认证")]
+    MfaRequired,
+    #[error("动态口令错误或已使用，连续失败多次将临时锁定账户")]
+    MfaInvalid,
+    #[error("请求过于频繁，请稍后再试")]
+    RateLimited,
+    #[error("当前网络地址不允许管理员登录")]
+    IpNotAllowed,
+    #[error("密码已超过有效期，请先修改密码")]
+    PasswordExpired,
     #[error("数据库错误")]
     Db(#[from] sqlx::Error),
     #[error("内部错误")]

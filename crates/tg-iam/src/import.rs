@@ -181,11 +181,12 @@ impl Iam {
 
         // Hash on every core; the hashing gate keeps it to one hash per core.
         let mut set = tokio::task::JoinSet::new();
-        for (i, _) in checked.iter().enumerate() {
+        for (i, c) in checked.iter().enumerate() {
             let iam = self.clone();
+            let username = c.username.clone();
             set.spawn(async move {
                 let pw = generate_password();
-                let hash = iam.hash_password(&pw).await;
+                let hash = iam.hash_password(&username, &pw).await;
                 (i, pw, hash)
             });
         }
@@ -198,21 +199,24 @@ impl Iam {
         let mut tx = self.db.begin().await?;
         let mut created = Vec::new();
         for (c, (pw, hash)) in checked.iter().zip(secrets) {
+            let (phone_enc, phone_bidx) = self.seal_phone(&c.username, c.phone.as_deref())?;
             let id: i64 = sqlx::query(
-                "INSERT INTO users (username, display_name, phone, region_code, department_id, password_hash, must_change_password, \
-                 status, password_changed_at, is_demo, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 'active', $7, 0, $7, $7) RETURNING id",
+                "INSERT INTO users (username, display_name, phone, phone_bidx, region_code, department_id, password_hash, must_change_password, \
+                 status, password_changed_at, is_demo, created_at, updated_at) VALUES ($1, $2, $3, $8, $4, $5, $6, 1, 'active', $7, 0, $7, $7) RETURNING id",
             )
             .bind(&c.username)
             .bind(&c.display_name)
-            .bind(c.phone.as_deref())
+            .bind(phone_enc.as_deref())
             .bind(c.region.as_str())
             .bind(c.department_id)
             .bind(&hash)
             .bind(now)
+            .bind(phone_bidx.as_deref())
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| if is_unique_violation(&e) { IamError::conflict("user.exists", format!("用户名 {} 已存在", c.username)) } else { IamError::Db(e) })?
             .try_get(0)?;
+            self.refresh_user_mac(&mut tx, id).await?;
             let ev = AuditEvent::success("user.create", format!("#{id} {}", c.username))
                 .with_detail(format!("批量导入第{}行，区划 {}", c.row, c.region));
             self.audit(&mut tx, ctx, ev).await?;

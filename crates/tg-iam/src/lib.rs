@@ -10,14 +10,21 @@ pub mod crypto;
 pub mod departments;
 pub mod error;
 pub mod import;
+pub mod keys;
+pub mod mfa;
+pub mod net;
 pub mod permissions;
+pub mod ratelimit;
 pub mod regions;
 pub mod roles;
+pub mod security;
 pub mod service;
+pub mod signing;
 pub mod users;
 
-pub use audit::{AuditCtx, AuditEvent, AuditKey};
+pub use audit::{AuditCtx, AuditEvent};
 pub use error::{IamError, IamResult};
+pub use keys::{Keyring, Purpose};
 pub use service::{Iam, Principal, RoleBrief, SecurityPolicy};
 
 /// Schema migrations of this engine, one SQL text per database engine.
@@ -35,5 +42,12 @@ pub const MIGRATIONS: &[tg_db::Migration] = &[
         name: "audit_append_only",
         sqlite: include_str!("../migrations/sqlite/0002_audit_append_only.sql"),
         postgres: include_str!("../migrations/postgres/0002_audit_append_only.sql"),
+    },
+    tg_db::Migration {
+        component: "iam",
+        version: 3,
+        name: "security",
+        sqlite: include_str!("../migrations/sqlite/0003_security.sql"),
+        postgres: include_str!("../migrations/postgres/0003_security.sql"),
     },
 ];

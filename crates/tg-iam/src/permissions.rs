@@ -33,6 +33,12 @@ pub const CATALOGUE: &[PermissionDef] = &[
     PermissionDef { code: "audit:verify", name: "校验审计链", group: "安全审计" },
     PermissionDef { code: "config:read", name: "查看系统配置", group: "系统配置" },
     PermissionDef { code: "config:write", name: "修改系统配置", group: "系统配置" },
+    PermissionDef { code: "security:read", name: "查看安全策略与密钥状态", group: "安全管理" },
+    PermissionDef { code: "security:write", name: "修改安全策略与访问白名单", group: "安全管理" },
+    PermissionDef { code: "keys:rotate", name: "轮换密钥", group: "安全管理" },
+    PermissionDef { code: "integrity:verify", name: "完整性校验", group: "安全管理" },
+    PermissionDef { code: "mfa:reset", name: "重置用户动态口令令牌", group: "安全管理" },
+    PermissionDef { code: "pii:unmask", name: "查看未脱敏个人信息", group: "个人信息保护" },
 ];
 
 pub fn is_known(code: &str) -> bool {
@@ -70,7 +76,9 @@ pub fn duty_of(permission: &str) -> Option<AdminDuty> {
         | "region:write"
         | "config:read"
         | "config:write" => Some(AdminDuty::System),
-        "role:write" | "grant:write" => Some(AdminDuty::Security),
+        "role:write" | "grant:write" | "security:read" | "security:write" | "keys:rotate" | "integrity:verify" | "mfa:reset" => {
+            Some(AdminDuty::Security)
+        }
         "audit:read" | "audit:export" | "audit:verify" => Some(AdminDuty::Audit),
         _ => None,
     }
@@ -96,6 +104,8 @@ pub struct BuiltinRole {
     pub description: &'static str,
     pub data_scope: &'static str,
     pub permissions: &'static [&'static str],
+    /// Sessions of holders must reach assurance level 2 (password + SM3 dynamic password).
+    pub require_mfa: bool,
 }
 
 pub const SYSADMIN: &str = "sysadmin";
@@ -123,13 +133,27 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "config:read",
             "config:write",
         ],
+        require_mfa: true,
     },
     BuiltinRole {
         code: SECADMIN,
         name: "安全管理员",
         description: "维护角色与授权；不能管理业务数据",
         data_scope: "subtree",
-        permissions: &["region:read", "dept:read", "user:read", "role:read", "role:write", "grant:write"],
+        permissions: &[
+            "region:read",
+            "dept:read",
+            "user:read",
+            "role:read",
+            "role:write",
+            "grant:write",
+            "security:read",
+            "security:write",
+            "keys:rotate",
+            "integrity:verify",
+            "mfa:reset",
+        ],
+        require_mfa: true,
     },
     BuiltinRole {
         code: AUDITADMIN,
@@ -137,6 +161,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "查看、导出和校验审计日志",
         data_scope: "subtree",
         permissions: &["audit:read", "audit:export", "audit:verify"],
+        require_mfa: true,
     },
     BuiltinRole {
         code: "city_leader",
@@ -144,6 +169,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "查看全市数据",
         data_scope: "subtree",
         permissions: &["region:read", "dept:read", "user:read"],
+        require_mfa: false,
     },
     BuiltinRole {
         code: "county_leader",
@@ -151,6 +177,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "查看本县(市、区)及下级数据",
         data_scope: "subtree",
         permissions: &["region:read", "dept:read", "user:read"],
+        require_mfa: false,
     },
     BuiltinRole {
         code: "town_staff",
@@ -158,6 +185,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "处理本镇(街道)及下级业务",
         data_scope: "subtree",
         permissions: &["region:read", "user:read"],
+        require_mfa: false,
     },
     BuiltinRole {
         code: "grid_worker",
@@ -165,6 +193,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "负责本村(社区)及网格的采集与巡查",
         data_scope: "subtree",
         permissions: &["region:read"],
+        require_mfa: false,
     },
     BuiltinRole {
         code: "dept_clerk",
@@ -172,6 +201,15 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "处理本部门业务，数据范围限于本部门",
         data_scope: "subtree_dept",
         permissions: &["region:read", "dept:read"],
+        require_mfa: false,
+    },
+    BuiltinRole {
+        code: "pii_officer",
+        name: "个人信息核验员",
+        description: "经授权查看未脱敏的个人信息（每次查看须填写事由并记入审计）",
+        data_scope: "subtree",
+        permissions: &["region:read", "user:read", "pii:unmask"],
+        require_mfa: true,
     },
 ];
 

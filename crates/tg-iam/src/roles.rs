@@ -23,6 +23,8 @@ pub struct Role {
     pub data_scope: String,
     pub permissions: Vec<String>,
     pub user_count: i64,
+    /// Holders must sign in with the SM3 dynamic password as well.
+    pub require_mfa: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -34,6 +36,8 @@ pub struct RoleInput {
     pub description: String,
     pub data_scope: String,
     pub permissions: Vec<String>,
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -75,25 +79,29 @@ impl Iam {
             let id: i64 = match existing {
                 Some(row) => {
                     let id: i64 = row.try_get(0)?;
-                    sqlx::query("UPDATE roles SET name = $1, description = $2, data_scope = $3, builtin = 1 WHERE id = $4")
-                        .bind(r.name)
-                        .bind(r.description)
-                        .bind(r.data_scope)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE roles SET name = $1, description = $2, data_scope = $3, builtin = 1, require_mfa = $5 WHERE id = $4",
+                    )
+                    .bind(r.name)
+                    .bind(r.description)
+                    .bind(r.data_scope)
+                    .bind(id)
+                    .bind(i64::from(r.require_mfa && self.policy().mfa_for_admins))
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
                     id
                 }
                 None => sqlx::query(
-                    "INSERT INTO roles (code, name, description, builtin, data_scope, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 1, $4, $5, $5) RETURNING id",
+                    "INSERT INTO roles (code, name, description, builtin, data_scope, created_at, updated_at, require_mfa) \
+                     VALUES ($1, $2, $3, 1, $4, $5, $5, $6) RETURNING id",
                 )
                 .bind(r.code)
                 .bind(r.name)
                 .bind(r.description)
                 .bind(r.data_scope)
                 .bind(now)
+                .bind(i64::from(r.require_mfa && self.policy().mfa_for_admins))
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?,
@@ -105,6 +113,7 @@ impl Iam {
                     .execute(&mut *tx)
                     .await?;
             }
+            self.refresh_role_mac(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -113,7 +122,7 @@ impl Iam {
     async fn load_roles(&self, filter: Option<i64>, page: Option<&PageQuery>) -> IamResult<(Vec<Role>, i64)> {
         let total: i64 = sqlx::query("SELECT COUNT(*) FROM roles").fetch_one(self.db.pool()).await?.try_get(0)?;
         let mut q = SqlBuf::new(
-            "SELECT r.id, r.code, r.name, r.description, r.builtin, r.data_scope, \
+            "SELECT r.id, r.code, r.name, r.description, r.builtin, r.data_scope, r.require_mfa, \
              (SELECT COUNT(*) FROM user_roles ur JOIN users u ON u.id = ur.user_id WHERE ur.role_id = r.id AND u.status <> 'disabled') \
              FROM roles r WHERE 1=1",
         );
@@ -134,8 +143,9 @@ impl Iam {
                 description: row.try_get(3)?,
                 builtin: row.try_get::<i64, _>(4)? != 0,
                 data_scope: row.try_get(5)?,
+                require_mfa: row.try_get::<i64, _>(6)? != 0,
                 permissions: Vec::new(),
-                user_count: row.try_get(6)?,
+                user_count: row.try_get(7)?,
             });
         }
         if !roles.is_empty() {
@@ -173,13 +183,14 @@ impl Iam {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO roles (code, name, description, builtin, data_scope, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5, $5) RETURNING id",
+            "INSERT INTO roles (code, name, description, builtin, data_scope, created_at, updated_at, require_mfa) VALUES ($1, $2, $3, 0, $4, $5, $5, $6) RETURNING id",
         )
         .bind(input.code.trim())
         .bind(input.name.trim())
         .bind(input.description.trim())
         .bind(&input.data_scope)
         .bind(now)
+        .bind(i64::from(input.require_mfa))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| if is_unique_violation(&e) { IamError::conflict("role.exists", "角色编码已存在") } else { IamError::Db(e) })?
@@ -190,6 +201,7 @@ impl Iam {
         for p in &perms {
             sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)").bind(id).bind(p).execute(&mut *tx).await?;
         }
+        self.refresh_role_mac(&mut tx, id).await?;
         self.audit(
             &mut tx,
             ctx,
@@ -222,16 +234,25 @@ impl Iam {
             }
             check_duties(&perms)?;
         }
-        sqlx::query("UPDATE roles SET code = $1, name = $2, description = $3, data_scope = $4, updated_at = $5 WHERE id = $6")
-            .bind(input.code.trim())
-            .bind(input.name.trim())
-            .bind(input.description.trim())
-            .bind(&input.data_scope)
-            .bind(self.now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { IamError::conflict("role.exists", "角色编码已存在") } else { IamError::Db(e) })?;
+        sqlx::query(
+            "UPDATE roles SET code = $1, name = $2, description = $3, data_scope = $4, updated_at = $5, require_mfa = $7 WHERE id = $6",
+        )
+        .bind(input.code.trim())
+        .bind(input.name.trim())
+        .bind(input.description.trim())
+        .bind(&input.data_scope)
+        .bind(self.now())
+        .bind(id)
+        .bind(i64::from(input.require_mfa))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                IamError::conflict("role.exists", "角色编码已存在")
+            } else {
+                IamError::Db(e)
+            }
+        })?;
         sqlx::query("DELETE FROM role_permissions WHERE role_id = $1").bind(id).execute(&mut *tx).await?;
         let mut perms = input.permissions.clone();
         perms.sort();
@@ -239,6 +260,7 @@ impl Iam {
         for p in &perms {
             sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)").bind(id).bind(p).execute(&mut *tx).await?;
         }
+        self.refresh_role_mac(&mut tx, id).await?;
         let detail =
             format!("权限: {} → {}; 数据范围: {} → {}", old.permissions.join(","), perms.join(","), old.data_scope, input.data_scope);
         self.audit(&mut tx, ctx, AuditEvent::success("role.update", format!("#{id} {}", old.code)).with_detail(detail)).await?;

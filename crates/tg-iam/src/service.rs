@@ -1,8 +1,9 @@
 //! The identity-and-access service: state shared by every operation, the security policy, and the
 //! principal (the signed-in user as every handler sees them).
 
-use crate::audit::{self, AuditCtx, AuditEvent, AuditKey};
+use crate::audit::{self, AuditCtx, AuditEvent};
 use crate::error::{IamError, IamResult};
+use crate::keys::Keyring;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,6 +21,23 @@ pub struct SecurityPolicy {
     pub lockout_duration_ms: i64,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
+    /// Days after which a password must be changed (0 = never; 等保 profile: 90).
+    pub password_max_age_days: i64,
+    /// Days without login after which an account is disabled (0 = never).
+    pub inactivity_disable_days: i64,
+    /// CIDR ranges the three administrators may sign in from (empty = anywhere).
+    pub admin_ip_allowlist: Vec<String>,
+    /// Login attempts per client IP per minute before HTTP 429 (0 = unlimited).
+    pub login_rate_per_ip: i64,
+    /// Login attempts per account per minute before HTTP 429 (0 = unlimited).
+    pub login_rate_per_account: i64,
+    /// Accept a plaintext `password` in the login body (API clients on a trusted TLS link). The web app
+    /// always sends the SM2 envelope.
+    pub allow_plain_login: bool,
+    /// Audit rows younger than this are never purged (law: at least 180).
+    pub audit_retention_days: i64,
+    /// The three administrators' built-in roles require the second factor.
+    pub mfa_for_admins: bool,
 }
 
 impl Default for SecurityPolicy {
@@ -32,6 +50,14 @@ impl Default for SecurityPolicy {
             lockout_duration_ms: 30 * 60_000,
             session_idle_ms: 30 * 60_000,
             session_absolute_ms: 12 * 3_600_000,
+            password_max_age_days: 90,
+            inactivity_disable_days: 90,
+            admin_ip_allowlist: Vec::new(),
+            login_rate_per_ip: 60,
+            login_rate_per_account: 20,
+            allow_plain_login: false,
+            audit_retention_days: 180,
+            mfa_for_admins: true,
         }
     }
 }
@@ -40,8 +66,10 @@ impl Default for SecurityPolicy {
 pub struct Iam {
     pub(crate) db: Db,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) audit_key: AuditKey,
-    pub(crate) policy: Arc<SecurityPolicy>,
+    pub(crate) keys: Arc<Keyring>,
+    pub(crate) policy: Arc<std::sync::RwLock<SecurityPolicy>>,
+    pub(crate) limiter: Arc<crate::ratelimit::RateLimiter>,
+    pub(crate) sm2_cache: Arc<crate::signing::KeyCache>,
     /// Password hashing is CPU-bound: at most one hash per core runs at once and the rest queue
     /// fairly, instead of a thousand blocking threads thrashing two cores.
     pub(crate) hash_gate: Arc<tokio::sync::Semaphore>,
@@ -64,7 +92,7 @@ impl std::fmt::Debug for AuditJob {
 /// Appends queued stand-alone events in batches: one transaction (one chain-head lock, one commit) for
 /// everything that arrived while the previous batch was being written. Each caller still waits for the
 /// commit of its own row, so a read whose audit row cannot be written fails.
-async fn audit_writer(db: Db, key: AuditKey, clock: Arc<dyn Clock>, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditJob>) {
+async fn audit_writer(db: Db, key: Arc<Keyring>, clock: Arc<dyn Clock>, mut rx: tokio::sync::mpsc::UnboundedReceiver<AuditJob>) {
     const MAX_BATCH: usize = 256;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -90,11 +118,20 @@ async fn audit_writer(db: Db, key: AuditKey, clock: Arc<dyn Clock>, mut rx: toki
 }
 
 impl Iam {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, audit_key: AuditKey, policy: SecurityPolicy) -> Self {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, keys: Arc<Keyring>, policy: SecurityPolicy) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let (audit_queue, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(audit_writer(db.clone(), audit_key.clone(), clock.clone(), rx));
-        Self { db, clock, audit_key, policy: Arc::new(policy), hash_gate: Arc::new(tokio::sync::Semaphore::new(cores)), audit_queue }
+        tokio::spawn(audit_writer(db.clone(), keys.clone(), clock.clone(), rx));
+        Self {
+            db,
+            clock,
+            keys,
+            policy: Arc::new(std::sync::RwLock::new(policy)),
+            limiter: Arc::new(crate::ratelimit::RateLimiter::default()),
+            sm2_cache: Arc::new(Default::default()),
+            hash_gate: Arc::new(tokio::sync::Semaphore::new(cores)),
+            audit_queue,
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -105,17 +142,26 @@ impl Iam {
         self.clock.now_ms()
     }
 
-    pub fn policy(&self) -> &SecurityPolicy {
-        &self.policy
+    /// A snapshot of the security policy in force (the security administrator can change it).
+    pub fn policy(&self) -> SecurityPolicy {
+        self.policy.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn audit_key(&self) -> &AuditKey {
-        &self.audit_key
+    pub(crate) fn set_policy_in_memory(&self, p: SecurityPolicy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = p;
+    }
+
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Appends an audit row inside an open transaction.
     pub async fn audit(&self, tx: &mut Tx, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
-        audit::append(tx, self.db.backend(), &self.audit_key, self.now(), ctx, &ev).await?;
+        audit::append(tx, self.db.backend(), &self.keys, self.now(), ctx, &ev).await?;
         Ok(())
     }
 
@@ -153,6 +199,14 @@ pub struct Principal {
     pub scope: DataScope,
     pub must_change_password: bool,
     pub session_id: String,
+    /// Authentication assurance level of the session: 1 = password, 2 = password + SM3 dynamic password.
+    pub aal: i64,
+    /// Whether a role of this user requires the second factor (the session must reach aal 2).
+    pub mfa_required: bool,
+    /// Whether the user has an active dynamic-password token.
+    pub mfa_enrolled: bool,
+    /// The password is older than the policy allows; only the password change works.
+    pub password_expired: bool,
 }
 
 impl Principal {

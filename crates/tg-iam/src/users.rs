@@ -3,6 +3,7 @@
 use crate::audit::{AuditCtx, AuditEvent};
 use crate::crypto;
 use crate::error::{IamError, IamResult};
+use crate::keys::Keyring;
 use crate::service::{Iam, Principal, RoleBrief};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -60,18 +61,13 @@ pub struct UserFilter {
     pub department_id: Option<i64>,
     pub status: Option<String>,
     pub role: Option<String>,
+    /// Exact mobile number, matched through the blind index.
+    pub phone: Option<String>,
 }
 
-/// `13812341234` → `138****1234`.
+/// `13812341234` → `138****1234` (GB/T 35273 display restriction; see `tg_kernel::pii`).
 pub fn mask_phone(p: &str) -> String {
-    let chars: Vec<char> = p.chars().collect();
-    if chars.len() >= 7 {
-        let head: String = chars[..3].iter().collect();
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{head}****{tail}")
-    } else {
-        "****".into()
-    }
+    tg_kernel::pii::mask_phone(p)
 }
 
 pub fn normalize_username(u: &str) -> String {
@@ -136,13 +132,33 @@ const SELECT_PAGED: &str = "SELECT u.id, u.username, u.display_name, u.phone, u.
     u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at \
     FROM users u JOIN (SELECT u.id FROM users u WHERE 1=1";
 
-fn from_row(row: &tg_db::Row) -> Result<User, sqlx::Error> {
+/// AAD that binds an encrypted phone number to its account (usernames never change).
+pub(crate) fn phone_aad(username: &str) -> String {
+    format!("users.phone#{username}")
+}
+
+/// Decrypts and masks a stored phone number; a ciphertext that fails its tag shows as a marker.
+fn masked_phone(keys: &Keyring, username: &str, stored: Option<&str>) -> Option<String> {
+    let s = stored?;
+    Some(match keys.open(PHONE_DOMAIN, &phone_aad(username), s) {
+        Ok(p) => tg_kernel::pii::mask_phone(&p),
+        Err(e) => {
+            tracing::error!(user = username, error = %e, "phone ciphertext failed verification");
+            "[密文校验失败]".into()
+        }
+    })
+}
+
+pub(crate) const PHONE_DOMAIN: &str = "users.phone";
+
+fn from_row(keys: &Keyring, row: &tg_db::Row) -> Result<User, sqlx::Error> {
     let phone: Option<String> = row.try_get(3)?;
+    let username: String = row.try_get(1)?;
     Ok(User {
         id: row.try_get(0)?,
-        username: row.try_get(1)?,
+        phone: masked_phone(keys, &username, phone.as_deref()),
+        username,
         display_name: row.try_get(2)?,
-        phone: phone.as_deref().map(mask_phone),
         region_code: row.try_get(4)?,
         region_name: row.try_get(5)?,
         department_id: row.try_get(6)?,
@@ -215,6 +231,13 @@ impl Iam {
     /// Lists users in the caller's scope. Reading personal data is audited.
     pub async fn list_users(&self, actor: &Principal, ctx: &AuditCtx, f: &UserFilter, page: &PageQuery) -> IamResult<Page<User>> {
         let narrowed = actor.scope.narrow(f.region_code.as_ref()).ok_or(IamError::OutOfScope)?;
+        let phone_bidx = match f.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(p) => {
+                let p = tg_kernel::pii::Phone::parse(p).map_err(|e| IamError::field("phone", e.message()))?;
+                Some(self.keys.blind_index(PHONE_DOMAIN, &p.index_form())?)
+            }
+            None => None,
+        };
         let filter = |q: &mut SqlBuf| {
             apply_user_scope(q, &actor.scope);
             let (lo, hi) = narrowed.subtree_bounds();
@@ -229,6 +252,9 @@ impl Iam {
             }
             if let Some(d) = f.department_id {
                 q.push(" AND u.department_id = ").bind(d);
+            }
+            if let Some(b) = &phone_bidx {
+                q.push(" AND u.phone_bidx = ").bind(b.as_str());
             }
             if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
                 q.push(" AND u.status = ").bind(s);
@@ -252,7 +278,8 @@ impl Iam {
         q.push(
             ") p ON p.id = u.id JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id ORDER BY u.id",
         );
-        let mut items: Vec<User> = q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?;
+        let mut items: Vec<User> =
+            q.query().fetch_all(self.db.pool()).await?.iter().map(|r| from_row(&self.keys, r)).collect::<Result<_, _>>()?;
         self.attach_roles(&mut items).await?;
         let detail = format!("第{}页，{}条，区划 {narrowed}", page.page(), items.len());
         self.audit_alone(ctx, AuditEvent::success("user.list", "用户列表").with_detail(detail)).await?;
@@ -264,7 +291,8 @@ impl Iam {
         q.push(" WHERE u.id = ").bind(id);
         apply_user_scope(&mut q, scope);
         let row = q.query().fetch_optional(self.db.pool()).await?;
-        let mut u = vec![row.as_ref().map(from_row).transpose()?.ok_or(IamError::not_found("用户", "user.not_found"))?];
+        let mut u =
+            vec![row.as_ref().map(|r| from_row(&self.keys, r)).transpose()?.ok_or(IamError::not_found("用户", "user.not_found"))?];
         self.attach_roles(&mut u).await?;
         Ok(u.remove(0))
     }
@@ -308,7 +336,7 @@ impl Iam {
         check_username(&mut v, &username);
         v.text("display_name", "姓名", &input.display_name, 50);
         let phone = check_phone(&mut v, input.phone.as_deref());
-        if let Some(p) = password_problem(&input.password, &username, self.policy.password_min_length) {
+        if let Some(p) = password_problem(&input.password, &username, self.policy().password_min_length) {
             v.add("password", p);
         }
         let region = RegionCode::parse(&input.region_code);
@@ -335,23 +363,25 @@ impl Iam {
 
     /// Creates an account without an actor's scope check: the CLI, `init` and the demo seed.
     pub async fn insert_user(&self, ctx: &AuditCtx, spec: &UserSpec) -> IamResult<i64> {
-        let hash = self.hash_password(&spec.password).await?;
+        let hash = self.hash_password(&spec.username, &spec.password).await?;
+        let (phone_enc, phone_bidx) = self.seal_phone(&spec.username, spec.phone.as_deref())?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO users (username, display_name, phone, region_code, department_id, password_hash, must_change_password, \
+            "INSERT INTO users (username, display_name, phone, phone_bidx, region_code, department_id, password_hash, must_change_password, \
              status, password_changed_at, is_demo, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $8, $8) RETURNING id",
+             VALUES ($1, $2, $3, $10, $4, $5, $6, $7, 'active', $8, $9, $8, $8) RETURNING id",
         )
         .bind(&spec.username)
         .bind(&spec.display_name)
-        .bind(spec.phone.as_deref())
+        .bind(phone_enc.as_deref())
         .bind(spec.region.as_str())
         .bind(spec.department_id)
         .bind(&hash)
         .bind(i64::from(spec.must_change_password))
         .bind(now)
         .bind(i64::from(spec.is_demo))
+        .bind(phone_bidx.as_deref())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
@@ -366,16 +396,35 @@ impl Iam {
         self.audit(&mut tx, ctx, AuditEvent::success("user.create", format!("#{id} {}", spec.username)).with_detail(detail)).await?;
         if !spec.roles.is_empty() {
             self.replace_roles(&mut tx, ctx, id, &spec.username, &spec.roles).await?;
+        } else {
+            self.refresh_user_mac(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(id)
     }
 
-    pub(crate) async fn hash_password(&self, password: &str) -> IamResult<String> {
+    /// The SM4-GCM envelope and blind index of a phone number.
+    pub(crate) fn seal_phone(&self, username: &str, phone: Option<&str>) -> IamResult<(Option<String>, Option<String>)> {
+        let Some(p) = phone else {
+            return Ok((None, None));
+        };
+        let parsed = tg_kernel::pii::Phone::parse(p).map_err(|e| IamError::field("phone", e.message()))?;
+        let enc = self.keys.seal(PHONE_DOMAIN, &phone_aad(username), parsed.expose())?;
+        let bidx = self.keys.blind_index(PHONE_DOMAIN, &parsed.index_form())?;
+        Ok((Some(enc), Some(bidx)))
+    }
+
+    /// A PBKDF2-HMAC-SM3 verifier, wrapped with SM4-GCM under the pepper key and bound to the account.
+    pub(crate) async fn hash_password(&self, username: &str, password: &str) -> IamResult<String> {
         let pw = password.to_owned();
-        let iterations = self.policy.pbkdf2_iterations;
-        let _permit = self.hash_gate.acquire().await.map_err(|e| IamError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || crypto::hash_password(&pw, iterations)).await.map_err(|e| IamError::Internal(e.to_string()))
+        let iterations = self.policy().pbkdf2_iterations;
+        let verifier = {
+            let _permit = self.hash_gate.acquire().await.map_err(|e| IamError::Internal(e.to_string()))?;
+            tokio::task::spawn_blocking(move || crypto::hash_password(&pw, iterations))
+                .await
+                .map_err(|e| IamError::Internal(e.to_string()))?
+        };
+        self.pepper_wrap(username, &verifier)
     }
 
     pub async fn update_user(&self, actor: &Principal, ctx: &AuditCtx, id: i64, input: &UserUpdate) -> IamResult<User> {
@@ -390,16 +439,23 @@ impl Iam {
         v.finish()?;
         let region = region.map_err(|e| IamError::field("region_code", e.to_string()))?;
         self.check_placement(&actor.scope, &region, input.department_id).await?;
+        let (phone_enc, phone_bidx) = self.seal_phone(&old.username, phone.as_deref())?;
+        let old_bidx: Option<String> =
+            sqlx::query("SELECT phone_bidx FROM users WHERE id = $1").bind(id).fetch_one(self.db.pool()).await?.try_get(0)?;
         let mut tx = self.db.begin().await?;
-        sqlx::query("UPDATE users SET display_name = $1, phone = $2, region_code = $3, department_id = $4, updated_at = $5 WHERE id = $6")
-            .bind(input.display_name.trim())
-            .bind(phone.as_deref())
-            .bind(region.as_str())
-            .bind(input.department_id)
-            .bind(self.now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET display_name = $1, phone = $2, phone_bidx = $7, region_code = $3, department_id = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(input.display_name.trim())
+        .bind(phone_enc.as_deref())
+        .bind(region.as_str())
+        .bind(input.department_id)
+        .bind(self.now())
+        .bind(id)
+        .bind(phone_bidx.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        self.refresh_user_mac(&mut tx, id).await?;
         let mut changes = Vec::new();
         if old.display_name != input.display_name.trim() {
             changes.push(format!("姓名: {} → {}", old.display_name, input.display_name.trim()));
@@ -410,7 +466,7 @@ impl Iam {
         if old.department_id != input.department_id {
             changes.push(format!("部门: {:?} → {:?}", old.department_id, input.department_id));
         }
-        if old.phone != phone.as_deref().map(mask_phone) {
+        if old_bidx != phone_bidx {
             changes.push("手机号已修改".into());
         }
         self.audit(&mut tx, ctx, AuditEvent::success("user.update", format!("#{id} {}", old.username)).with_detail(changes.join("; ")))
@@ -440,7 +496,7 @@ impl Iam {
     pub async fn reset_password(&self, actor: &Principal, ctx: &AuditCtx, id: i64, password: &str) -> IamResult<()> {
         Self::not_self(actor, id)?;
         let old = self.user_unaudited(&actor.scope, id).await?;
-        if let Some(p) = password_problem(password, &old.username, self.policy.password_min_length) {
+        if let Some(p) = password_problem(password, &old.username, self.policy().password_min_length) {
             return Err(IamError::field("password", p));
         }
         self.set_password(
@@ -453,7 +509,7 @@ impl Iam {
     /// Sets a password and ends sessions (all of them, or all but `keep_session`).
     pub(crate) async fn set_password(&self, ctx: &AuditCtx, change: PasswordChange<'_>) -> IamResult<()> {
         let PasswordChange { username, id, password, must_change, action, keep_session } = change;
-        let hash = self.hash_password(password).await?;
+        let hash = self.hash_password(username, password).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         sqlx::query(
@@ -516,7 +572,7 @@ impl Iam {
     pub async fn cli_reset_password(&self, ctx: &AuditCtx, username: &str, password: &str) -> IamResult<()> {
         let username = normalize_username(username);
         let id = self.user_id_by_name(&username).await?.ok_or(IamError::not_found("用户", "user.not_found"))?;
-        if let Some(p) = password_problem(password, &username, self.policy.password_min_length) {
+        if let Some(p) = password_problem(password, &username, self.policy().password_min_length) {
             return Err(IamError::WeakPassword(p));
         }
         self.set_password(
@@ -524,6 +580,28 @@ impl Iam {
             PasswordChange { username: &username, id, password, must_change: true, action: "user.reset_password", keep_session: None },
         )
         .await
+    }
+
+    /// The unmasked phone number of a user in scope, for a holder of `pii:unmask` who states a
+    /// reason. Audited with the reason; the response must not be cached.
+    pub async fn unmask_user_phone(&self, actor: &Principal, ctx: &AuditCtx, id: i64, reason: &str) -> IamResult<Option<String>> {
+        let reason = reason.trim();
+        if reason.chars().count() < 4 || reason.chars().count() > 200 {
+            return Err(IamError::field("reason", "请填写查看事由（4-200个字）"));
+        }
+        let u = self.user_unaudited(&actor.scope, id).await?;
+        let stored: Option<String> =
+            sqlx::query("SELECT phone FROM users WHERE id = $1").bind(id).fetch_one(self.db.pool()).await?.try_get(0)?;
+        let phone = match stored {
+            Some(s) => Some(self.keys.open(PHONE_DOMAIN, &phone_aad(&u.username), &s)?),
+            None => None,
+        };
+        self.audit_alone(
+            ctx,
+            AuditEvent::success("pii.unmask", format!("#{id} {}", u.username)).with_detail(format!("字段: 手机号; 事由: {reason}")),
+        )
+        .await?;
+        Ok(phone)
     }
 
     /// Whether any demo account is still active (`serve` warns while one is).
@@ -557,6 +635,7 @@ impl Iam {
         for id in &ids {
             sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)").bind(user_id).bind(*id).execute(&mut **tx).await?;
         }
+        self.refresh_user_mac(tx, user_id).await?;
         self.audit(
             tx,
             ctx,
@@ -593,6 +672,6 @@ mod tests {
     #[test]
     fn phones_are_masked() {
         assert_eq!(mask_phone("13812341234"), "138****1234");
-        assert_eq!(mask_phone("123"), "****");
+        assert_eq!(mask_phone("123"), "***");
     }
 }

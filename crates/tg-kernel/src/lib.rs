@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod page;
+pub mod pii;
 pub mod region;
 pub mod scope;
 pub mod validate;

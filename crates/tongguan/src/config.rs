@@ -48,6 +48,25 @@ pub struct SecurityConfig {
     pub lockout_minutes: i64,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Days before a password must be changed (0 = never).
+    pub password_max_age_days: i64,
+    /// Days without login before an account is disabled (0 = never).
+    pub inactivity_disable_days: i64,
+    /// CIDR ranges the three administrators may sign in from (empty = anywhere).
+    pub admin_ip_allowlist: Vec<String>,
+    pub login_rate_per_ip: i64,
+    pub login_rate_per_account: i64,
+    /// Accept a plaintext `password` field at login (API clients behind TLS). Off by default.
+    pub allow_plain_login: bool,
+    /// The three administrators must use the SM3 dynamic password.
+    pub mfa_for_admins: bool,
+    /// Audit rows are kept at least this many days (≥ 180, 网络安全法 第二十一条).
+    pub audit_retention_days: i64,
+    /// The root key file of the local key provider (default `<data_dir>/keys/root.key`). The
+    /// passphrase that seals it comes only from the environment variable `TONGGUAN_ROOT_KEY_PASSPHRASE`.
+    pub root_key_file: Option<PathBuf>,
+    /// Write audit checkpoints and alerts to this syslog socket as well (e.g. `/dev/log`; empty = off).
+    pub syslog_socket: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -107,6 +126,16 @@ impl Default for SecurityConfig {
             lockout_minutes: 30,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            password_max_age_days: 90,
+            inactivity_disable_days: 90,
+            admin_ip_allowlist: Vec::new(),
+            login_rate_per_ip: 60,
+            login_rate_per_account: 20,
+            allow_plain_login: false,
+            mfa_for_admins: true,
+            audit_retention_days: 180,
+            root_key_file: None,
+            syslog_socket: String::new(),
         }
     }
 }
@@ -157,7 +186,7 @@ impl std::fmt::Debug for Config {
 }
 
 /// Environment variables that belong to tooling, not to the configuration.
-const RESERVED_ENV: &[&str] = &["TONGGUAN_CONFIG"];
+const RESERVED_ENV: &[&str] = &["TONGGUAN_CONFIG", "TONGGUAN_ROOT_KEY_PASSPHRASE"];
 
 /// Command-line values that override everything else.
 #[derive(Debug, Default, Clone)]
@@ -261,6 +290,26 @@ impl Config {
                 bail!("configuration key `security.{k}`: must be positive");
             }
         }
+        if s.audit_retention_days < 180 {
+            bail!(
+                "configuration key `security.audit_retention_days`: must be at least 180 (网络安全法 第二十一条: logs are kept six months)"
+            );
+        }
+        for (k, v) in [
+            ("password_max_age_days", s.password_max_age_days),
+            ("inactivity_disable_days", s.inactivity_disable_days),
+            ("login_rate_per_ip", s.login_rate_per_ip),
+            ("login_rate_per_account", s.login_rate_per_account),
+        ] {
+            if v < 0 {
+                bail!("configuration key `security.{k}`: must not be negative");
+            }
+        }
+        for c in &s.admin_ip_allowlist {
+            if tg_iam::net::Cidr::parse(c).is_none() {
+                bail!("configuration key `security.admin_ip_allowlist`: `{c}` is not an IP address or CIDR range");
+            }
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("configuration key `log.format`: must be `text` or `json`");
         }
@@ -273,6 +322,10 @@ impl Config {
     /// True when running on the embedded default (no database URL given).
     pub fn is_embedded_default(&self) -> bool {
         self.database.url.is_empty()
+    }
+
+    pub fn root_key_file(&self) -> PathBuf {
+        self.security.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("keys").join("root.key"))
     }
 
     pub fn database_url(&self) -> String {
@@ -293,6 +346,14 @@ impl Config {
             lockout_duration_ms: s.lockout_minutes * 60_000,
             session_idle_ms: s.session_idle_minutes * 60_000,
             session_absolute_ms: s.session_absolute_hours * 3_600_000,
+            password_max_age_days: s.password_max_age_days,
+            inactivity_disable_days: s.inactivity_disable_days,
+            admin_ip_allowlist: s.admin_ip_allowlist.clone(),
+            login_rate_per_ip: s.login_rate_per_ip,
+            login_rate_per_account: s.login_rate_per_account,
+            allow_plain_login: s.allow_plain_login,
+            audit_retention_days: s.audit_retention_days,
+            mfa_for_admins: s.mfa_for_admins,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Tongguan (统管): the binary's library half. It owns configuration, wiring of the engines, the
 //! deployment pack, the demo seed and serving; `main.rs` is only the command line.
 
+pub mod backup;
 pub mod config;
 pub mod pack;
 pub mod seed;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tg_api::{ApiConfig, AppState, SystemInfo};
 use tg_db::{Db, DbOptions};
-use tg_iam::{AuditKey, Iam};
+use tg_iam::Iam;
 use tg_kernel::Clock;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -32,42 +33,51 @@ pub struct App {
     pub pack: Arc<Pack>,
 }
 
-fn key_path(data_dir: &Path) -> PathBuf {
+/// The legacy plaintext audit key of installations made before the key hierarchy.
+fn legacy_audit_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("audit.key")
 }
 
-fn write_secret(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+/// The root of the key hierarchy: the local key file (sealed with `TONGGUAN_ROOT_KEY_PASSPHRASE` when
+/// set). Production replaces this with a cipher machine or KMS behind the same `KeyProvider` trait.
+pub fn key_provider(config: &Config, create: bool) -> Result<Arc<dyn tg_crypto::KeyProvider>> {
+    let passphrase = std::env::var("TONGGUAN_ROOT_KEY_PASSPHRASE").ok().filter(|s| !s.is_empty());
+    let path = config.root_key_file();
+    let p = tg_crypto::LocalFileProvider::open(&path, passphrase.as_deref(), create)
+        .with_context(|| format!("opening the root key file {}", path.display()))?;
+    if !p.is_sealed() {
+        tracing::warn!(path = %path.display(), "the root key file is not sealed: set TONGGUAN_ROOT_KEY_PASSPHRASE, or use a cipher machine in production");
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+    Ok(Arc::new(p))
 }
 
-/// Loads the audit-chain key, creating it only for a database whose audit trail is still empty.
-async fn audit_key(db: &Db, data_dir: &Path) -> Result<AuditKey> {
-    let path = key_path(data_dir);
-    if !path.exists() {
-        let rows: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log").fetch_one(db.pool()).await?.try_get(0)?;
-        if rows > 0 {
-            bail!("the audit key {} is missing but the audit trail has {rows} rows: restore the key file", path.display());
+/// Loads the key hierarchy, adopting a legacy audit key file and creating missing keys. A database
+/// whose audit trail has rows but no audit key refuses to start.
+async fn keyring(db: &Db, config: &Config, now: i64) -> Result<Arc<tg_iam::Keyring>> {
+    let rows: i64 = sqlx::query("SELECT COUNT(*) FROM crypto_keys").fetch_one(db.pool()).await?.try_get(0)?;
+    let provider = key_provider(config, rows == 0)?;
+    let ring = tg_iam::Keyring::load(db, provider).await.map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+    if ring.current(tg_iam::Purpose::Audit, tg_iam::audit::AUDIT_DOMAIN).is_err() {
+        let legacy = legacy_audit_key_path(&config.data_dir);
+        if legacy.exists() {
+            let text = std::fs::read_to_string(&legacy).with_context(|| format!("cannot read {}", legacy.display()))?;
+            let bytes = hex::decode(text.trim()).context("legacy audit key is not hex")?;
+            ring.import_v1(db, tg_iam::Purpose::Audit, tg_iam::audit::AUDIT_DOMAIN, &bytes, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            std::fs::remove_file(&legacy)?;
+            tracing::info!("moved the legacy plaintext audit key into the key hierarchy");
+        } else {
+            let audit_rows: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log").fetch_one(db.pool()).await?.try_get(0)?;
+            if audit_rows > 0 {
+                bail!("the audit key is missing but the audit trail has {audit_rows} rows: restore the database together with its keys");
+            }
         }
-        write_secret(&path, &hex::encode(tg_iam::crypto::random_bytes::<32>()))?;
-        tracing::info!(path = %path.display(), "created audit chain key");
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bytes = hex::decode(text.trim()).context("audit key is not hex")?;
-    let arr: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("audit key must be 32 bytes"))?;
-    Ok(AuditKey::from_bytes(arr))
+    for (purpose, domain) in tg_iam::keys::BUILTIN_DOMAINS {
+        ring.ensure(db, *purpose, domain, now).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    Ok(Arc::new(ring))
 }
 
 impl App {
@@ -79,10 +89,11 @@ impl App {
             .await
             .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
         tg_db::migrate(&db, &migrations()).await?;
-        let key = audit_key(&db, &config.data_dir).await?;
+        let keys = keyring(&db, &config, clock.now_ms()).await?;
         let pack = Pack::embedded()?;
-        let iam = Iam::new(db, clock, key, config.policy());
+        let iam = Iam::new(db, clock, keys, config.policy());
         iam.load_regions(pack.regions_csv).await.context("loading regions from the pack")?;
+        iam.secure_legacy_rows().await?;
         iam.ensure_builtin_roles().await?;
         Ok(Self { iam, config: Arc::new(config), pack: Arc::new(pack) })
     }
@@ -108,9 +119,23 @@ impl App {
         }
     }
 
-    /// The whole HTTP application: the API plus the web app as fallback.
+    /// The whole HTTP application: the API plus the web app as fallback, under the security headers.
     pub fn router(&self) -> axum::Router {
-        tg_api::build(self.state()).fallback(web::serve)
+        tg_api::security_headers(tg_api::build(self.state()).fallback(web::serve))
+    }
+
+    /// Background duties of a serving node: the daily SM2-signed audit checkpoint.
+    pub fn spawn_jobs(&self) {
+        let iam = self.iam.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = iam.checkpoint_if_due(24 * 3_600_000).await {
+                    tracing::error!(error = %e, "audit checkpoint failed");
+                }
+            }
+        });
     }
 
     /// Seeds the demo data when this is the embedded default with an empty database.

@@ -42,6 +42,23 @@ enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Key hierarchy: list versions, rotate a purpose.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Integrity tools.
+    #[command(subcommand)]
+    Integrity(IntegrityCmd),
+    /// Write an encrypted backup (SM4-GCM, SM3 manifest) of the whole database.
+    Backup {
+        /// Output file, e.g. tongguan-20261129.tgbak
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an EMPTY database (a fresh data dir or database), verifying it first.
+    Restore {
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -98,6 +115,22 @@ enum UserCmd {
 enum AuditCmd {
     /// Verify the hash chain; exits non-zero naming the first broken record.
     Verify,
+    /// Sign the current chain head with the system SM2 key (the server does this daily).
+    Checkpoint,
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// List key versions (check values only).
+    List,
+    /// Add a new version of a purpose's keys: fields, audit, acl, pepper or signing.
+    Rotate { purpose: String },
+}
+
+#[derive(Subcommand)]
+enum IntegrityCmd {
+    /// Check row MACs, encrypted fields, the audit chain and its checkpoints; exits 2 on any problem.
+    Verify,
 }
 
 fn init_logging(cfg: &Config) {
@@ -143,6 +176,11 @@ async fn main() -> Result<()> {
         println!("{}", tg_api::openapi().to_pretty_json()?);
         return Ok(());
     }
+    if let Command::Restore { input } = &command {
+        let n = tongguan::backup::restore(&cfg, input).await?;
+        println!("恢复完成：{n} 行数据已导入并通过校验");
+        return Ok(());
+    }
     let app = App::open(cfg, Arc::new(SystemClock)).await?;
     match command {
         Command::Serve(_) => {
@@ -154,6 +192,7 @@ async fn main() -> Result<()> {
                 tracing::warn!(demo_accounts = demo, "DEMO ACCOUNTS ARE ACTIVE — never expose this installation to real users");
                 eprintln!("\n*** 警告：存在 {demo} 个演示账号（公开密码）。生产环境请勿使用演示数据。***\n");
             }
+            app.spawn_jobs();
             let addr = app.config.server.listen.clone();
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             tracing::info!(listen = %listener.local_addr()?, "tongguan serving");
@@ -193,8 +232,51 @@ async fn main() -> Result<()> {
             println!("演示数据：{} 个部门，{} 个网格，{} 个账号", r.departments, r.grids, r.accounts);
         }
         Command::User(cmd) => user_command(&app, cmd).await?,
+        Command::Audit(AuditCmd::Checkpoint) => {
+            let c = app.iam.checkpoint_audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("checkpoint #{} at seq {}: SM2 signature {}\npublic key {}", c.id, c.last_seq, c.signature, c.public_key);
+        }
+        Command::Keys(KeysCmd::List) => {
+            let k = app.iam.keys();
+            println!("provider {} root KCV {}", k.provider_kind(), k.root_kcv());
+            for i in k.list() {
+                println!(
+                    "{:<8} {:<18} v{:<3} {} kcv {} {}",
+                    i.purpose.as_str(),
+                    i.domain,
+                    i.version,
+                    if i.current { "current" } else { "old    " },
+                    i.kcv,
+                    i.created_at
+                );
+            }
+        }
+        Command::Keys(KeysCmd::Rotate { purpose }) => {
+            let p = tg_iam::Purpose::parse(&purpose).with_context(|| format!("unknown purpose {purpose}"))?;
+            let v = app.iam.rotate_keys(&AuditCtx::cli("keys rotate"), p).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("rotated {purpose}: new version v{v} (restart running servers to pick it up)");
+        }
+        Command::Integrity(IntegrityCmd::Verify) => {
+            let r = app.iam.integrity_check_audited(&AuditCtx::cli("integrity verify")).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "checked {} roles, {} users, {} settings, {} encrypted fields, {} audit records",
+                r.roles_checked, r.users_checked, r.settings_checked, r.fields_checked, r.audit.checked
+            );
+            if !r.ok {
+                for p in &r.problems {
+                    eprintln!("INTEGRITY_FAILED {} {}: {}", p.kind, p.id, p.detail);
+                }
+                std::process::exit(2);
+            }
+            println!("integrity intact");
+        }
+        Command::Backup { out } => {
+            let m = tongguan::backup::backup(&app, &out).await?;
+            println!("备份完成：{} 张表，{} 行，SM3 {}", m.tables.len(), m.total_rows(), m.payload_sm3);
+        }
+        Command::Restore { .. } => {}
         Command::Audit(AuditCmd::Verify) => {
-            let r = tg_iam::audit::verify(app.iam.db(), app.iam.audit_key()).await?;
+            let r = tg_iam::audit::verify(app.iam.db(), app.iam.keys()).await?;
             if r.ok {
                 println!("audit chain intact: {} records", r.checked);
             } else {

@@ -118,7 +118,7 @@ fn workbook(rows: &[AuditRecord]) -> ApiResult<Vec<u8>> {
 /// Verify the hash chain and report the first broken link.
 #[utoipa::path(operation_id = "audit_verify", get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
 async fn verify(State(s): State<AppState>, auth: Auth<perm::AuditVerify>) -> ApiResult<Json<VerifyReport>> {
-    let report = audit::verify(s.iam.db(), s.iam.audit_key()).await.map_err(tg_iam::IamError::from)?;
+    let report = audit::verify(s.iam.db(), s.iam.keys()).await.map_err(tg_iam::IamError::from)?;
     let ev = if report.ok {
         AuditEvent::success("audit.verify", "审计链").with_detail(format!("校验{}条，完整", report.checked))
     } else {

@@ -6,5 +6,6 @@ pub mod departments;
 pub mod import;
 pub mod regions;
 pub mod roles;
+pub mod security;
 pub mod system;
 pub mod users;

@@ -26,6 +26,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Role code.
     pub role: Option<String>,
+    /// Exact mobile number (matched through the HMAC-SM3 blind index; the number is stored encrypted).
+    pub phone: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,
 }
@@ -41,7 +43,7 @@ pub struct ResetInput {
     responses((status = 200, body = Page<User>), (status = 403, body = ErrorBody)))]
 async fn list(State(s): State<AppState>, auth: Auth<perm::UserRead>, AppQuery(q): AppQuery<ListQuery>) -> ApiResult<Json<Page<User>>> {
     let region_code = q.region_code.as_deref().filter(|c| !c.is_empty()).map(parse_code).transpose()?;
-    let f = UserFilter { q: q.q, region_code, department_id: q.department_id, status: q.status, role: q.role };
+    let f = UserFilter { q: q.q, region_code, department_id: q.department_id, status: q.status, role: q.role, phone: q.phone };
     let page = PageQuery { page: q.page, page_size: q.page_size };
     Ok(Json(s.iam.list_users(&auth.principal, &auth.ctx(), &f, &page).await?))
 }

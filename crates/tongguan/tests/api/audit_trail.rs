@@ -120,14 +120,14 @@ async fn deleted_and_reordered_rows_are_detected() {
         let t = spawn_app(engine).await;
         t.drop_audit_guard().await;
         t.exec("DELETE FROM audit_log WHERE seq = 7").await;
-        let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.audit_key()).await.unwrap();
+        let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap();
         assert_eq!((r.ok, r.first_broken_seq), (false, Some(7)));
         // Truncating the tail is caught against the chain head.
         let t = spawn_app(engine).await;
         let last = t.scalar_i64("SELECT MAX(seq) FROM audit_log").await;
         t.drop_audit_guard().await;
         t.exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
-        let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.audit_key()).await.unwrap();
+        let r = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap();
         assert_eq!((r.ok, r.first_broken_seq), (false, Some(last)));
         // A CLI on an intact chain exits 0.
         let t = spawn_app(engine).await;

@@ -119,12 +119,15 @@ async fn first_login_forces_password_change(e: Engine) {
 async fn cookie_session_requires_csrf_header(e: Engine) {
     let t = spawn_app(e).await;
     let http = reqwest::Client::new();
+    // The session after the second factor, as the browser gets it: a cookie from the verify response.
+    let admin = t.login("sysadmin", DEMO_PASSWORD).await;
     let r = http
         .post(format!("{}/api/v1/auth/login", t.base))
-        .json(&json!({"username": "sysadmin", "password": DEMO_PASSWORD}))
+        .json(&json!({"username": "sysadmin", "password": DEMO_PASSWORD, "otp_code": t.otp_code("sysadmin").unwrap()}))
         .send()
         .await
         .unwrap();
+    drop(admin);
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();

@@ -26,6 +26,8 @@ enum Obj {
     Role,
     NewUser,
     NewDept,
+    /// A message in the calling account's own list.
+    Message,
 }
 
 struct Probe {
@@ -81,6 +83,19 @@ fn probes() -> Vec<Probe> {
         p(Method::GET, "/api/v1/audit", Some("audit:read"), None),
         p(Method::GET, "/api/v1/audit/export", Some("audit:export"), None),
         p(Method::GET, "/api/v1/audit/verify", Some("audit:verify"), None),
+        p(Method::GET, "/api/v1/auth/challenge", Some("public"), None),
+        p(Method::POST, "/api/v1/auth/mfa/enroll", Option::None, None),
+        p(Method::POST, "/api/v1/auth/mfa/verify", Option::None, None),
+        p(Method::GET, "/api/v1/security/policy", Some("security:read"), None),
+        p(Method::PUT, "/api/v1/security/policy", Some("security:write"), None),
+        p(Method::GET, "/api/v1/security/keys", Some("security:read"), None),
+        p(Method::POST, "/api/v1/security/keys/{purpose}/rotate", Some("keys:rotate"), None),
+        p(Method::GET, "/api/v1/security/mfa", Some("security:read"), None),
+        p(Method::POST, "/api/v1/security/mfa/{id}/reset", Some("mfa:reset"), User),
+        p(Method::POST, "/api/v1/security/integrity/verify", Some("integrity:verify"), None),
+        p(Method::POST, "/api/v1/users/{id}/unmask", Some("pii:unmask"), User),
+        p(Method::GET, "/api/v1/messages", Option::None, None),
+        p(Method::POST, "/api/v1/messages/{id}/read", Option::None, Message),
     ]
 }
 
@@ -119,7 +134,7 @@ fn next() -> u64 {
 }
 
 /// Creates a fresh target object and returns (path parameter, the object's region, body).
-async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Option<String>, Option<Value>) {
+async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<&str>) -> (String, Option<String>, Option<Value>) {
     let ctx = AuditCtx::cli("matrix");
     let iam = &t.app.iam;
     let n = next();
@@ -159,6 +174,7 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
                 "/api/v1/users/{id}" if probe.method == Method::PUT => Some(json!({"display_name": "改名", "region_code": side.region})),
                 "/api/v1/users/{id}/reset-password" => Some(json!({"password": "Reset@2026z"})),
                 "/api/v1/users/{id}/roles" => Some(json!({"roles": ["grid_worker"]})),
+                "/api/v1/users/{id}/unmask" => Some(json!({"reason": "核实联系方式"})),
                 _ if probe.method == Method::POST => Some(json!({})),
                 _ => None,
             };
@@ -186,6 +202,23 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
             let body = (probe.method == Method::PATCH).then(|| json!({"name": format!("改名网格{n}")}));
             (code.to_string(), Some(code.to_string()), body)
         }
+        Obj::Message => {
+            use sqlx::Row;
+            let owner: i64 = match caller {
+                Some(name) => t.user_id(name).await,
+                None => sqlx::query("SELECT MIN(id) FROM users").fetch_one(iam.db().pool()).await.unwrap().try_get(0).unwrap(),
+            };
+            let id: i64 = sqlx::query(
+                "INSERT INTO messages (user_id, kind, level, title, body, created_at) VALUES ($1, 'test', 'info', '测试', '测试消息', 0) RETURNING id",
+            )
+            .bind(owner)
+            .fetch_one(iam.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+            (id.to_string(), None, Some(json!({})))
+        }
         Obj::Role => {
             let input = tg_iam::roles::RoleInput {
                 code: format!("role{n}"),
@@ -193,6 +226,7 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe) -> (String, Opt
                 description: String::new(),
                 data_scope: "subtree".into(),
                 permissions: vec!["region:read".into()],
+                require_mfa: false,
             };
             let r = iam.create_role(&ctx, &input).await.unwrap();
             let body = (probe.method == Method::PUT)
@@ -244,7 +278,7 @@ async fn authorisation_matrix(e: Engine) {
     let mut failures = Vec::new();
     // The anonymous caller: everything but the public routes is 401.
     for probe in &table {
-        let (param, _, body) = make(&t, probe.obj, &sides[0], probe).await;
+        let (param, _, body) = make(&t, probe.obj, &sides[0], probe, None).await;
         let r = t.anon().raw(probe.method.clone(), &fill(probe.path, &param), body.as_ref()).await;
         let ok = if probe.perm == Some("public") { r.status != StatusCode::UNAUTHORIZED } else { r.status == StatusCode::UNAUTHORIZED };
         if !ok {
@@ -264,7 +298,7 @@ async fn authorisation_matrix(e: Engine) {
                 }
                 // Logout ends the session; it gets its own.
                 let client: Client = t.login(acct.name, password).await;
-                let (param, obj_region, body) = make(&t, probe.obj, side, probe).await;
+                let (param, obj_region, body) = make(&t, probe.obj, side, probe, Some(acct.name)).await;
                 let r = client.raw(probe.method.clone(), &fill(probe.path, &param), body.as_ref()).await;
                 let has = probe.perm.is_none_or(|p| perms.contains(p));
                 let in_scope = match &obj_region {
@@ -298,7 +332,7 @@ async fn authorisation_matrix(e: Engine) {
 }
 
 fn fill(path: &str, param: &str) -> String {
-    path.replace("{id}", param).replace("{code}", param)
+    path.replace("{id}", param).replace("{code}", param).replace("{purpose}", "fields")
 }
 
 async fn first_village(t: &TestApp, county: &'static str) -> String {

@@ -47,9 +47,17 @@ fn init_creates_three_administrators_with_one_time_passwords() {
         .unwrap();
         let app = tongguan::App::open(cfg, std::sync::Arc::new(tg_kernel::SystemClock)).await.unwrap();
         assert_eq!(app.iam.demo_accounts_active().await.unwrap(), 0);
-        let s = app.iam.login("sysadmin", &creds[0].1, &Default::default()).await.unwrap();
+        let req = |pw: &str| tg_iam::auth::LoginRequest { username: "sysadmin".into(), password: Some(pw.into()), ..Default::default() };
+        // Plain passwords are refused by default (the page sends the SM2 envelope) …
+        assert!(matches!(app.iam.login(&req(&creds[0].1), &Default::default()).await, Err(tg_iam::IamError::EnvelopeRequired)));
+        // … and the envelope works.
+        let ch = app.iam.login_challenge().await.unwrap();
+        let plain = serde_json::json!({"password": creds[0].1, "nonce": ch.nonce}).to_string();
+        let ct = tg_crypto::sm2_encrypt(&hex::decode(&ch.public_key).unwrap(), plain.as_bytes()).unwrap();
+        let env = tg_iam::auth::LoginRequest { username: "sysadmin".into(), cipher: Some(hex::encode(&ct[1..])), ..Default::default() };
+        let s = app.iam.login(&env, &Default::default()).await.unwrap();
         assert!(s.principal.must_change_password);
-        assert!(app.iam.login("sysadmin", "Demo@12345", &Default::default()).await.is_err());
+        assert!(s.principal.mfa_required && s.principal.aal == 1, "the three administrators need the second factor");
     });
 }
 

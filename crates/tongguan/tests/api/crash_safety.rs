@@ -14,7 +14,11 @@ fn free_port() -> u16 {
 fn tongguan(data: &std::path::Path, url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tongguan"));
     c.arg("--data-dir").arg(data).arg("--database-url").arg(url);
-    c.env("TONGGUAN_SECURITY__PBKDF2_ITERATIONS", "1000").env("RUST_LOG", "error");
+    // This test is about durability, not sign-in: plain login and no second factor for the writer.
+    c.env("TONGGUAN_SECURITY__PBKDF2_ITERATIONS", "1000")
+        .env("TONGGUAN_SECURITY__ALLOW_PLAIN_LOGIN", "true")
+        .env("TONGGUAN_SECURITY__MFA_FOR_ADMINS", "false")
+        .env("RUST_LOG", "error");
     c
 }
 
@@ -106,7 +110,7 @@ async fn run(url: String, data: std::path::PathBuf) {
         .unwrap();
     assert!(depts as usize >= acked.len());
     assert_eq!(depts, audits, "every department has its audit row and no audit row lacks its department");
-    let v = tg_iam::audit::verify(app.iam.db(), app.iam.audit_key()).await.unwrap();
+    let v = tg_iam::audit::verify(app.iam.db(), app.iam.keys()).await.unwrap();
     assert!(v.ok, "{v:?}");
 }
 

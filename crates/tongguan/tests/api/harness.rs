@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tg_kernel::FixedClock;
+use tg_kernel::{Clock, FixedClock};
 use tongguan::config::{Config, Overrides};
 use tongguan::App;
 
@@ -56,6 +56,8 @@ pub struct TestApp {
     pub clock: FixedClock,
     pub data_dir: std::path::PathBuf,
     pub db_url: String,
+    /// Soft-token seeds of accounts that bound one during the test (the harness plays the phone).
+    pub otp_seeds: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -74,6 +76,11 @@ fn rand_bytes() -> [u8; 6] {
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, &[]).await
+}
+
+/// `spawn_app` with extra `TONGGUAN_*` settings (they override the harness defaults).
+pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(unique("tg_it_"));
     std::fs::create_dir_all(&data_dir).unwrap();
     let db_url = match engine {
@@ -88,10 +95,18 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
             format!("{root}/{name}")
         }
     };
-    let env = vec![
+    let mut env = vec![
         ("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string()),
         ("TONGGUAN_DATABASE__MAX_CONNECTIONS".to_string(), "8".to_string()),
+        // Most tests post plain passwords to keep them short; `login()` and the envelope tests use SM2.
+        ("TONGGUAN_SECURITY__ALLOW_PLAIN_LOGIN".to_string(), "true".to_string()),
+        ("TONGGUAN_SECURITY__LOGIN_RATE_PER_IP".to_string(), "100000".to_string()),
+        ("TONGGUAN_SECURITY__LOGIN_RATE_PER_ACCOUNT".to_string(), "1000".to_string()),
     ];
+    for (k, v) in extra {
+        env.retain(|(ek, _)| ek != k);
+        env.push(((*k).to_string(), (*v).to_string()));
+    }
     let overrides = Overrides { data_dir: Some(data_dir.clone()), database_url: Some(db_url.clone()), listen: Some("127.0.0.1:0".into()) };
     let cfg = Config::load(None, env, &overrides).unwrap();
     let clock = FixedClock::new(1_795_000_000_000);
@@ -108,7 +123,7 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
         .await
         .unwrap();
     });
-    TestApp { base, app, clock, data_dir, db_url, _shutdown: tx }
+    TestApp { base, app, clock, data_dir, db_url, otp_seeds: Default::default(), _shutdown: tx }
 }
 
 impl Drop for TestApp {
@@ -178,10 +193,50 @@ impl TestApp {
         Client::anon(&self.base)
     }
 
+    /// The login body the page sends: the password and a fresh nonce, SM2-encrypted (C1C3C2) to the
+    /// server's login key, hex without the `04` prefix exactly as npm `sm-crypto` produces it.
+    pub async fn envelope(&self, password: &str) -> String {
+        let ch = self.anon().get("/api/v1/auth/challenge").await;
+        assert_eq!(ch.status, StatusCode::OK, "{:?}", ch.body);
+        let pk = hex::decode(ch.body["public_key"].as_str().unwrap()).unwrap();
+        let plain = json!({"password": password, "nonce": ch.body["nonce"]}).to_string();
+        let ct = tg_crypto::sm2_encrypt(&pk, plain.as_bytes()).unwrap();
+        assert_eq!(ct[0], 0x04);
+        hex::encode(&ct[1..])
+    }
+
+    /// The current dynamic password of an account whose seed the harness holds, one step later than
+    /// any code used before (codes are single-use; the clock moves one period instead of sleeping).
+    pub fn otp_code(&self, username: &str) -> Option<String> {
+        let seed = self.otp_seeds.lock().unwrap().get(username).cloned()?;
+        self.clock.advance_ms(61_000);
+        let now = self.clock.now_ms() / 1000;
+        Some(tg_crypto::otp_code_at(&seed, now, &tg_crypto::OtpPolicy::default()))
+    }
+
+    /// Signs in as the page does (SM2 envelope). Accounts whose roles need the second factor bind a
+    /// soft token on first use and then step up with a dynamic password, ending at aal 2.
     pub async fn login(&self, username: &str, password: &str) -> Client {
-        let r = self.anon().post("/api/v1/auth/login", json!({"username": username, "password": password})).await;
+        let cipher = self.envelope(password).await;
+        let r = self.anon().post("/api/v1/auth/login", json!({"username": username, "cipher": cipher})).await;
         assert_eq!(r.status, StatusCode::OK, "login {username}: {:?}", r.body);
-        Client { token: Some(r.body["token"].as_str().unwrap().to_owned()), ..self.anon() }
+        let mut c = Client { token: Some(r.body["token"].as_str().unwrap().to_owned()), ..self.anon() };
+        let user = &r.body["user"];
+        if user["mfa_required"] == json!(true) && user["must_change_password"] == json!(false) {
+            let key = tg_iam::users::normalize_username(username);
+            if user["mfa_enrolled"] == json!(false) {
+                let e = c.post("/api/v1/auth/mfa/enroll", json!({})).await;
+                assert_eq!(e.status, StatusCode::OK, "enroll {username}: {:?}", e.body);
+                let seed = tg_crypto::base32_decode(e.body["secret"].as_str().unwrap()).unwrap();
+                self.otp_seeds.lock().unwrap().insert(key.clone(), seed);
+            }
+            let code = self.otp_code(&key).expect("the harness holds the seed of every token it bound");
+            let v = c.post("/api/v1/auth/mfa/verify", json!({"code": code})).await;
+            assert_eq!(v.status, StatusCode::OK, "mfa {username}: {:?}", v.body);
+            assert_eq!(v.body["user"]["aal"], json!(2));
+            c.token = Some(v.body["token"].as_str().unwrap().to_owned());
+        }
+        c
     }
 
     pub async fn demo(&self, username: &str) -> Client {
