@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A single-use nonce and the SM2 public key for the password envelope of the next login. */
+        get: operations["auth_challenge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -64,7 +81,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with username and password. */
+        /** Sign in. The page sends `cipher` (SM2 envelope of password and nonce); see `LoginRequest`. */
         post: operations["auth_login"];
         delete?: never;
         options?: never;
@@ -81,7 +98,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the current session. */
+        /** Sign out: every session of the account ends on the server. */
         post: operations["auth_logout"];
         delete?: never;
         options?: never;
@@ -100,6 +117,40 @@ export interface paths {
         get: operations["auth_me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start binding a soft token: returns the seed and a `tgotp://` URI to show as a QR code. */
+        post: operations["auth_mfa_enroll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm a binding or step up with a dynamic password: the session is replaced by one at aal 2. */
+        post: operations["auth_mfa_verify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -155,6 +206,40 @@ export interface paths {
         post?: never;
         /** Delete a department without users. */
         delete: operations["departments_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's messages (security alerts for administrators), newest first. */
+        get: operations["messages_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one of the caller's messages as read. */
+        post: operations["messages_read"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -297,6 +382,112 @@ export interface paths {
         post?: never;
         /** Delete an unused custom role. */
         delete: operations["roles_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/integrity/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the MACs of roles, grants, data scopes and settings, the encrypted fields, the audit chain
+         *     and its signed checkpoints. Problems raise an alert.
+         */
+        post: operations["security_integrity_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Key versions of every purpose (check values only; keys never leave the server). */
+        get: operations["security_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/keys/{purpose}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the keys of one purpose: new writes use the new version, old versions still decrypt. */
+        post: operations["security_keys_rotate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Second-factor enrolment of the accounts in scope. */
+        get: operations["security_mfa_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/mfa/{id}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove a user's soft token (lost phone); they bind a new one at next sign-in. */
+        post: operations["security_mfa_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/security/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The password, lockout, session, inactivity, rate-limit and administrator IP policy in force. */
+        get: operations["security_policy_get"];
+        /** Change the security policy (stored with an HMAC-SM3 MAC, audited with the changes). */
+        put: operations["security_policy_put"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -461,6 +652,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}/unmask": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The clear phone number of a user in scope, with a stated reason (audited; requires `pii:unmask`). */
+        post: operations["users_unmask_phone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -532,9 +740,51 @@ export interface components {
             row: number;
             username: string;
         };
-        LoginInput: {
-            password: string;
-            username: string;
+        /** @description One row that failed its integrity check. */
+        IntegrityProblem: {
+            detail: string;
+            id: string;
+            /** @description `role`, `user_acl`, `setting`, `field` or `audit`. */
+            kind: string;
+        };
+        IntegrityReport: {
+            audit: components["schemas"]["VerifyReport"];
+            checked_at: string;
+            /** Format: int64 */
+            fields_checked: number;
+            ok: boolean;
+            problems: components["schemas"]["IntegrityProblem"][];
+            /** Format: int64 */
+            roles_checked: number;
+            /** Format: int64 */
+            settings_checked: number;
+            /** Format: int64 */
+            users_checked: number;
+        };
+        /** @description One key version as the security page lists it (never the key itself). */
+        KeyInfo: {
+            created_at: string;
+            current: boolean;
+            domain: string;
+            kcv: string;
+            purpose: components["schemas"]["Purpose"];
+            purpose_label: string;
+            /** Format: int64 */
+            version: number;
+        };
+        KeysView: {
+            keys: components["schemas"]["KeyInfo"][];
+            /** @description `local-file` (development and the embedded default) or a cipher machine / KMS provider. */
+            provider: string;
+            /** @description Key check value of the root key (never the key). */
+            root_kcv: string;
+        };
+        /** @description A one-time login nonce and the public key to encrypt the password to. */
+        LoginChallenge: {
+            expires_at: string;
+            nonce: string;
+            /** @description SM2 public key, uncompressed SEC1 hex (`04…`); `sm-crypto` takes it as is. */
+            public_key: string;
         };
         LoginOutput: {
             expires_at: string;
@@ -542,16 +792,62 @@ export interface components {
             token: string;
             user: components["schemas"]["Me"];
         };
+        /**
+         * @description What the login form sends. The page sends `cipher`: the SM2 (C1C3C2, npm `sm-crypto`) encryption of
+         *     `{"password": "...", "nonce": "..."}` to the login public key, with a nonce from the challenge.
+         *     `password` in clear is accepted only when the policy allows plain logins (API clients on TLS).
+         */
+        LoginRequest: {
+            cipher?: string | null;
+            /** @description The current SM3 dynamic password, when the account has a token (one-step login at aal 2). */
+            otp_code?: string | null;
+            password?: string | null;
+            username: string;
+        };
         Me: {
+            /**
+             * Format: int64
+             * @description Assurance level of this session: 1 = password, 2 = password + SM3 dynamic password.
+             */
+            aal: number;
             department?: null | components["schemas"]["DeptBrief"];
             display_name: string;
             /** Format: int64 */
             id: number;
+            mfa_enrolled: boolean;
+            /** @description A role of this user requires the dynamic password; until `aal` is 2 only sign-in routes work. */
+            mfa_required: boolean;
             must_change_password: boolean;
+            /** @description The password is older than the policy allows; only the password change works. */
+            password_expired: boolean;
             permissions: string[];
             region: components["schemas"]["Region"];
             roles: components["schemas"]["RoleBrief"][];
             scope: components["schemas"]["ScopeView"];
+            username: string;
+        };
+        /** @description A message in a user's list (security alerts now; notices of every module later). */
+        Message: {
+            body: string;
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            kind: string;
+            /** @description `info`, `warning` or `critical`. */
+            level: string;
+            read: boolean;
+            title: string;
+        };
+        /** @description One account's second-factor state, for the security page. */
+        MfaStatus: {
+            confirmed_at?: string | null;
+            display_name: string;
+            region_code: string;
+            required: boolean;
+            /** @description `none`, `pending` or `active`. */
+            status: string;
+            /** Format: int64 */
+            user_id: number;
             username: string;
         };
         NewGroup: {
@@ -568,6 +864,22 @@ export interface components {
             phone?: string | null;
             region_code: string;
             username: string;
+        };
+        OtpCode: {
+            /** @description The 6-digit SM3 dynamic password shown by the soft token. */
+            code: string;
+        };
+        /** @description What the enrolment page shows once: the seed as text and as a QR-code URI. */
+        OtpEnrollment: {
+            algorithm: string;
+            /** Format: int32 */
+            digits: number;
+            /** Format: int64 */
+            period_secs: number;
+            /** @description Base32 seed for manual entry. */
+            secret: string;
+            /** @description `tgotp://sm3/...` URI to render as a QR code for the soft token. */
+            uri: string;
         };
         Page_AuditRecord: {
             items: {
@@ -613,6 +925,44 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        Page_Message: {
+            items: {
+                body: string;
+                created_at: string;
+                /** Format: int64 */
+                id: number;
+                kind: string;
+                /** @description `info`, `warning` or `critical`. */
+                level: string;
+                read: boolean;
+                title: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_MfaStatus: {
+            items: {
+                confirmed_at?: string | null;
+                display_name: string;
+                region_code: string;
+                required: boolean;
+                /** @description `none`, `pending` or `active`. */
+                status: string;
+                /** Format: int64 */
+                user_id: number;
+                username: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
         Page_Region: {
             items: {
                 code: string;
@@ -641,6 +991,8 @@ export interface components {
                 id: number;
                 name: string;
                 permissions: string[];
+                /** @description Holders must sign in with the SM3 dynamic password as well. */
+                require_mfa: boolean;
                 /** Format: int64 */
                 user_count: number;
             }[];
@@ -688,6 +1040,36 @@ export interface components {
             group: string;
             name: string;
         };
+        /** @description The editable part of the security policy, as the security page shows and saves it. */
+        PolicySettings: {
+            /** @description CIDR ranges (IPv4 or IPv6) the three administrators may sign in from; empty = anywhere. */
+            admin_ip_allowlist: string[];
+            /** Format: int64 */
+            inactivity_disable_days: number;
+            /** Format: int64 */
+            lockout_duration_minutes: number;
+            /** Format: int64 */
+            lockout_threshold: number;
+            /** Format: int64 */
+            lockout_window_minutes: number;
+            /** Format: int64 */
+            login_rate_per_account: number;
+            /** Format: int64 */
+            login_rate_per_ip: number;
+            /** Format: int64 */
+            password_max_age_days: number;
+            /** Format: int64 */
+            password_min_length: number;
+            /** Format: int64 */
+            session_absolute_hours: number;
+            /** Format: int64 */
+            session_idle_minutes: number;
+        };
+        /**
+         * @description What a key is for. Each purpose has its own keys so that one leaking does not expose the others.
+         * @enum {string}
+         */
+        Purpose: "fields" | "index" | "audit" | "acl" | "pepper" | "signing";
         Region: {
             code: string;
             has_children: boolean;
@@ -715,6 +1097,8 @@ export interface components {
             id: number;
             name: string;
             permissions: string[];
+            /** @description Holders must sign in with the SM3 dynamic password as well. */
+            require_mfa: boolean;
             /** Format: int64 */
             user_count: number;
         };
@@ -728,6 +1112,12 @@ export interface components {
             description?: string;
             name: string;
             permissions: string[];
+            require_mfa?: boolean;
+        };
+        RotateResult: {
+            purpose: components["schemas"]["Purpose"];
+            /** Format: int64 */
+            version: number;
         };
         RowError: {
             field: string;
@@ -745,6 +1135,15 @@ export interface components {
             demo: boolean;
             name: string;
             version: string;
+        };
+        UnmaskInput: {
+            /** @description Why the clear value is needed (4–200 characters); recorded in the audit trail. */
+            reason: string;
+        };
+        UnmaskedPhone: {
+            phone?: string | null;
+            /** Format: int64 */
+            user_id: number;
         };
         User: {
             created_at: string;
@@ -904,6 +1303,25 @@ export interface operations {
             };
         };
     };
+    auth_challenge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginChallenge"];
+                };
+            };
+        };
+    };
     auth_login: {
         parameters: {
             query?: never;
@@ -913,7 +1331,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["LoginInput"];
+                "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {
@@ -925,6 +1343,14 @@ export interface operations {
                     "application/json": components["schemas"]["LoginOutput"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -933,7 +1359,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            422: {
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -986,6 +1420,80 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_mfa_enroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OtpEnrollment"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_mfa_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OtpCode"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginOutput"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1199,6 +1707,73 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    messages_list: {
+        parameters: {
+            query?: {
+                /** @description Only unread messages. */
+                unread?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Message"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    messages_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1701,6 +2276,237 @@ export interface operations {
             };
         };
     };
+    security_integrity_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntegrityReport"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeysView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_keys_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description fields, audit, acl, pepper or signing */
+                purpose: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotateResult"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_mfa_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_MfaStatus"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_mfa_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicySettings"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    security_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicySettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicySettings"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     system_info: {
         parameters: {
             query?: never;
@@ -1731,6 +2537,8 @@ export interface operations {
                 status?: string;
                 /** @description Role code. */
                 role?: string;
+                /** @description Exact mobile number (matched through the HMAC-SM3 blind index; the number is stored encrypted). */
+                phone?: string;
                 page?: number;
                 page_size?: number;
             };
@@ -2118,6 +2926,55 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_unmask_phone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnmaskInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnmaskedPhone"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
