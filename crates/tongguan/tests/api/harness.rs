@@ -133,6 +133,20 @@ impl Drop for TestApp {
     }
 }
 
+/// Masking scan (checklist §4): no response of the test run may carry a clear ID-card or mobile
+/// number. Hex strings (tokens, MACs, keys, signatures) are not personal data and are skipped.
+pub fn assert_no_raw_pii(v: &Value, what: &str) {
+    match v {
+        Value::String(s) => {
+            let hexlike = s.len() >= 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            assert!(hexlike || !tg_kernel::pii::contains_raw_pii(s), "unmasked personal data in {what}: {s}");
+        }
+        Value::Array(a) => a.iter().for_each(|x| assert_no_raw_pii(x, what)),
+        Value::Object(o) => o.values().for_each(|x| assert_no_raw_pii(x, what)),
+        _ => {}
+    }
+}
+
 /// A signed-in API client (bearer token).
 #[derive(Clone)]
 pub struct Client {
@@ -159,6 +173,17 @@ impl Client {
     }
 
     pub async fn raw(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {
+        let r = self.raw_unscanned(method.clone(), path, body).await;
+        assert_no_raw_pii(&r.body, &format!("{method} {path}"));
+        r
+    }
+
+    /// For the unmasking endpoint only: the one response allowed to carry a clear value.
+    pub async fn post_unscanned(&self, path: &str, body: Value) -> Resp {
+        self.raw_unscanned(Method::POST, path, Some(&body)).await
+    }
+
+    pub async fn raw_unscanned(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);

@@ -12,4 +12,5 @@ mod cli;
 mod crash_safety;
 mod import;
 mod ops;
+mod security;
 mod users_and_scope;
