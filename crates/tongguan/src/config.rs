@@ -65,8 +65,6 @@ pub struct SecurityConfig {
     /// The root key file of the local key provider (default `<data_dir>/keys/root.key`). The
     /// passphrase that seals it comes only from the environment variable `TONGGUAN_ROOT_KEY_PASSPHRASE`.
     pub root_key_file: Option<PathBuf>,
-    /// Write audit checkpoints and alerts to this syslog socket as well (e.g. `/dev/log`; empty = off).
-    pub syslog_socket: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -135,7 +133,6 @@ impl Default for SecurityConfig {
             mfa_for_admins: true,
             audit_retention_days: 180,
             root_key_file: None,
-            syslog_socket: String::new(),
         }
     }
 }
