@@ -280,6 +280,19 @@ pub async fn list(db: &Db, filter: &AuditFilter, page: &PageQuery) -> Result<Pag
     Ok(Page::new(items, total, page))
 }
 
+/// Rows `first..=last` in sequence order (syslog shipping).
+pub async fn range(db: &Db, first: i64, last: i64) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, action, target, result, detail \
+         FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(record_from_row).collect()
+}
+
 /// Every matching row, oldest first, for export (bounded by `max`).
 pub async fn export_rows(db: &Db, filter: &AuditFilter, max: i64) -> Result<Vec<AuditRecord>, sqlx::Error> {
     let mut q = SqlBuf::new("SELECT seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, action, target, result, detail FROM audit_log WHERE 1=1");
@@ -299,13 +312,37 @@ pub struct VerifyReport {
     pub reason: Option<String>,
 }
 
+pub(crate) fn anchor_canon(first_seq: i64, prev_mac: &str, purged_rows: i64, purged_at: i64) -> Vec<u8> {
+    format!("tongguan-audit-anchor-v1|{first_seq}|{prev_mac}|{purged_rows}|{purged_at}").into_bytes()
+}
+
+/// Where the chain starts: after a retention purge, the MAC-protected anchor; otherwise the beginning.
+/// `Err(reason)` when the anchor itself was altered.
+pub async fn chain_start(db: &Db, keys: &Keyring) -> Result<Result<(i64, String), String>, sqlx::Error> {
+    let Some(a) = sqlx::query("SELECT first_seq, prev_mac, purged_rows, purged_at, mac FROM audit_anchor WHERE id = 1")
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(Ok((0, String::new())));
+    };
+    let first_seq: i64 = a.try_get(0)?;
+    let prev_mac: String = a.try_get(1)?;
+    let canon = anchor_canon(first_seq, &prev_mac, a.try_get(2)?, a.try_get(3)?);
+    if !keys.mac_ok(Purpose::Audit, AUDIT_DOMAIN, &[&canon], &a.try_get::<String, _>(4)?) {
+        return Ok(Err("审计链起点（保留期清理锚点）被篡改".into()));
+    }
+    Ok(Ok((first_seq - 1, prev_mac)))
+}
+
 /// Walks the whole chain in sequence order and reports the first broken link.
 pub async fn verify(db: &Db, keys: &Keyring) -> Result<VerifyReport, sqlx::Error> {
-    let mut last_seq = 0i64;
-    let mut last_mac = String::new();
-    let mut checked = 0i64;
     let broken =
         |seq: i64, checked: i64, reason: String| VerifyReport { ok: false, checked, first_broken_seq: Some(seq), reason: Some(reason) };
+    let (mut last_seq, mut last_mac) = match chain_start(db, keys).await? {
+        Ok(start) => start,
+        Err(reason) => return Ok(broken(1, 0, reason)),
+    };
+    let mut checked = 0i64;
     loop {
         let rows = sqlx::query(
             "SELECT seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, action, target, \

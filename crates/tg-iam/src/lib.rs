@@ -50,4 +50,11 @@ pub const MIGRATIONS: &[tg_db::Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_security.sql"),
         postgres: include_str!("../migrations/postgres/0003_security.sql"),
     },
+    tg_db::Migration {
+        component: "iam",
+        version: 4,
+        name: "audit_retention",
+        sqlite: include_str!("../migrations/sqlite/0004_audit_retention.sql"),
+        postgres: include_str!("../migrations/postgres/0004_audit_retention.sql"),
+    },
 ];

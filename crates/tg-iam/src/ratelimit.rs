@@ -16,6 +16,15 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// Counts one event for `key`; returns how many happened in the last ten minutes.
+    pub fn events(&self, key: &str, now_ms: i64) -> usize {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let list = f.entry(format!("ev:{key}")).or_default();
+        list.retain(|(t, _)| now_ms - t < STUFFING_WINDOW_MS);
+        list.push((now_ms, String::new()));
+        list.len()
+    }
+
     /// Records a failed login of `account` from `source`; returns how many distinct accounts failed
     /// from that source in the last ten minutes.
     pub fn distinct_failures(&self, source: &str, account: &str, now_ms: i64) -> usize {

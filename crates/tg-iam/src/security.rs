@@ -297,6 +297,18 @@ impl Iam {
         Ok(Some(value))
     }
 
+    /// A numeric system setting (e.g. the syslog position); a tampered row is an integrity error.
+    pub async fn setting_i64(&self, name: &str) -> IamResult<Option<i64>> {
+        Ok(self.get_setting(name).await?.and_then(|v| v.parse().ok()))
+    }
+
+    pub async fn set_setting_system(&self, name: &str, value: &str) -> IamResult<()> {
+        let mut tx = self.db.begin().await?;
+        self.put_setting(&mut tx, name, value, "system").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn load_policy_settings(&self) -> IamResult<()> {
         match self.get_setting("policy").await {
             Ok(Some(json)) => {
@@ -453,6 +465,57 @@ impl Iam {
             self.raise_alert("integrity", "critical", "完整性校验发现问题", &list.join("\n")).await?;
         }
         Ok(r)
+    }
+
+    /// Deletes audit rows older than `older_than_days`, never younger than the retention minimum
+    /// (≥ 180 days). The chain stays verifiable from a MAC-protected anchor. Returns the rows removed.
+    pub async fn purge_audit(&self, ctx: &AuditCtx, older_than_days: i64) -> IamResult<i64> {
+        let keep = self.policy().audit_retention_days.max(180);
+        if older_than_days < keep {
+            return Err(IamError::conflict("audit.retention", format!("审计记录至少保留{keep}天，不能清理{older_than_days}天内的记录")));
+        }
+        let now = self.now();
+        let cutoff = now - older_than_days * 86_400_000;
+        let mut tx = self.db.begin().await?;
+        let head = sqlx::query("SELECT seq, mac FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
+        let first_kept = sqlx::query("SELECT seq, prev_mac FROM audit_log WHERE at >= $1 ORDER BY seq LIMIT 1")
+            .bind(cutoff)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (first_seq, prev_mac): (i64, String) = match first_kept {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            None => (head.try_get::<i64, _>(0)? + 1, head.try_get(1)?),
+        };
+        sqlx::query("INSERT INTO audit_purge_gate (id, cutoff) VALUES (1, $1)").bind(cutoff).execute(&mut *tx).await?;
+        let purged = sqlx::query("DELETE FROM audit_log WHERE seq < $1")
+            .bind(first_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| IamError::conflict("audit.retention", format!("存在保留期内的早期记录，清理已取消：{e}")))?;
+        sqlx::query("DELETE FROM audit_purge_gate WHERE id = 1").execute(&mut *tx).await?;
+        let purged = purged.rows_affected() as i64;
+        let prior: i64 = sqlx::query("SELECT COALESCE(MAX(purged_rows), 0) FROM audit_anchor").fetch_one(&mut *tx).await?.try_get(0)?;
+        let total = prior + purged;
+        let mac =
+            self.keys.mac(Purpose::Audit, crate::audit::AUDIT_DOMAIN, &[&crate::audit::anchor_canon(first_seq, &prev_mac, total, now)])?;
+        sqlx::query("DELETE FROM audit_anchor WHERE id = 1").execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO audit_anchor (id, first_seq, prev_mac, purged_rows, purged_at, mac) VALUES (1, $1, $2, $3, $4, $5)")
+            .bind(first_seq)
+            .bind(&prev_mac)
+            .bind(total)
+            .bind(now)
+            .bind(mac)
+            .execute(&mut *tx)
+            .await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::success("audit.purge", format!("早于 {}", tg_kernel::clock::to_rfc3339(cutoff)))
+                .with_detail(format!("清理 {purged} 条，保留期 {keep} 天，链起点序号 {first_seq}")),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 
     /// Rotates one purpose's keys, audited.

@@ -38,6 +38,8 @@ pub struct SecurityPolicy {
     pub audit_retention_days: i64,
     /// The three administrators' built-in roles require the second factor.
     pub mfa_for_admins: bool,
+    /// Office hours in Beijing time, `[start, end)`; administrator actions outside raise an alert.
+    pub office_hours: (i64, i64),
 }
 
 impl Default for SecurityPolicy {
@@ -58,6 +60,7 @@ impl Default for SecurityPolicy {
             allow_plain_login: false,
             audit_retention_days: 180,
             mfa_for_admins: true,
+            office_hours: (7, 22),
         }
     }
 }
@@ -162,12 +165,65 @@ impl Iam {
     /// Appends an audit row inside an open transaction.
     pub async fn audit(&self, tx: &mut Tx, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
         audit::append(tx, self.db.backend(), &self.keys, self.now(), ctx, &ev).await?;
+        self.intrusion_rules(ctx, &ev);
         Ok(())
+    }
+
+    /// Intrusion rules over the audit stream (等保 入侵防范 f): administrators acting outside office hours
+    /// and bulk reading or export of personal data raise alerts. Alerts are written after the current
+    /// transaction, by a separate task.
+    fn intrusion_rules(&self, ctx: &AuditCtx, ev: &AuditEvent) {
+        if ev.action == "security.alert" || ctx.actor_id.is_none() {
+            return;
+        }
+        let now = self.now();
+        let policy = self.policy();
+        let admin = ctx.actor_roles.split(',').any(|r| matches!(r, "sysadmin" | "secadmin" | "auditadmin"));
+        let mut alert: Option<(&'static str, String, String)> = None;
+        if admin && ev.result == audit::AuditResult::Success && !ev.action.starts_with("auth.") {
+            // Beijing time (UTC+8), hours [start, end) are office hours.
+            let hour = (now.div_euclid(3_600_000) + 8).rem_euclid(24);
+            let (start, end) = policy.office_hours;
+            if (hour < start || hour >= end)
+                && self.limiter.distinct_failures(&format!("offhours:{}:{}", ctx.actor_username, now / 3_600_000), "x", now) == 1
+            {
+                alert = Some((
+                    "off_hours_admin",
+                    "管理员非工作时间操作".into(),
+                    format!("管理员 {}（{}）在北京时间 {hour} 时执行 {}（{}）", ctx.actor_username, ctx.ip, ev.action, ev.target),
+                ));
+            }
+        }
+        let bulk = match ev.action.as_str() {
+            "audit.export" => Some(("export", 5)),
+            "pii.unmask" => Some(("unmask", 10)),
+            "user.list" => Some(("read", 60)),
+            _ => None,
+        };
+        if let Some((kind, limit)) = bulk {
+            let n = self.limiter.events(&format!("bulk:{kind}:{}", ctx.actor_username), now);
+            if n == limit {
+                alert = Some((
+                    "mass_export",
+                    "疑似批量导出或读取个人信息".into(),
+                    format!("账户 {}（{}）10分钟内 {kind} 操作达到 {limit} 次（{}）", ctx.actor_username, ctx.ip, ev.action),
+                ));
+            }
+        }
+        if let Some((kind, title, body)) = alert {
+            let iam = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = iam.raise_alert(kind, "warning", &title, &body).await {
+                    tracing::error!(error = %e, "raising an alert failed");
+                }
+            });
+        }
     }
 
     /// Records an event that has no other write (a read, a denial, a failed login). Returns once the
     /// row is committed; concurrent events share one transaction.
     pub async fn audit_alone(&self, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
+        self.intrusion_rules(ctx, &ev);
         let (done, wait) = tokio::sync::oneshot::channel();
         self.audit_queue.send(AuditJob { ctx: ctx.clone(), ev, done }).map_err(|_| IamError::Internal("audit writer stopped".into()))?;
         match wait.await {

@@ -203,6 +203,8 @@ impl Iam {
         }
         let (_, pair) = self.sm2_key(USAGE_SYSTEM, None).await?;
         let public = pair.public_key();
+        let first_kept: i64 =
+            sqlx::query("SELECT COALESCE(MAX(first_seq), 0) FROM audit_anchor").fetch_one(self.db.pool()).await?.try_get(0)?;
         for r in rows {
             let id: i64 = r.try_get(0)?;
             let at: i64 = r.try_get(1)?;
@@ -217,7 +219,8 @@ impl Iam {
                 });
                 continue;
             }
-            if last_seq == 0 {
+            if last_seq == 0 || last_seq < first_kept {
+                // Nothing signed yet, or the row was purged under the retention policy.
                 continue;
             }
             let row = sqlx::query("SELECT mac FROM audit_log WHERE seq = $1").bind(last_seq).fetch_optional(self.db.pool()).await?;

@@ -65,6 +65,12 @@ pub struct SecurityConfig {
     /// The root key file of the local key provider (default `<data_dir>/keys/root.key`). The
     /// passphrase that seals it comes only from the environment variable `TONGGUAN_ROOT_KEY_PASSPHRASE`.
     pub root_key_file: Option<PathBuf>,
+    /// Office hours in Beijing time, start hour inclusive; administrator actions outside raise an alert.
+    pub office_hours_start: i64,
+    pub office_hours_end: i64,
+    /// Ship every audit record to a syslog collector (RFC 5424 over UDP), e.g. `udp://10.0.0.5:514`;
+    /// empty = off.
+    pub syslog_addr: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -133,6 +139,9 @@ impl Default for SecurityConfig {
             mfa_for_admins: true,
             audit_retention_days: 180,
             root_key_file: None,
+            office_hours_start: 7,
+            office_hours_end: 22,
+            syslog_addr: String::new(),
         }
     }
 }
@@ -302,6 +311,13 @@ impl Config {
                 bail!("configuration key `security.{k}`: must not be negative");
             }
         }
+        if !(0..24).contains(&s.office_hours_start) || !(1..=24).contains(&s.office_hours_end) || s.office_hours_start >= s.office_hours_end
+        {
+            bail!("configuration keys `security.office_hours_start` / `office_hours_end`: hours 0..24 with start < end");
+        }
+        if !s.syslog_addr.is_empty() && crate::syslog::parse_addr(&s.syslog_addr).is_none() {
+            bail!("configuration key `security.syslog_addr`: use udp://host:port");
+        }
         for c in &s.admin_ip_allowlist {
             if tg_iam::net::Cidr::parse(c).is_none() {
                 bail!("configuration key `security.admin_ip_allowlist`: `{c}` is not an IP address or CIDR range");
@@ -351,6 +367,7 @@ impl Config {
             allow_plain_login: s.allow_plain_login,
             audit_retention_days: s.audit_retention_days,
             mfa_for_admins: s.mfa_for_admins,
+            office_hours: (s.office_hours_start, s.office_hours_end),
         }
     }
 }

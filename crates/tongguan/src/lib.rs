@@ -5,6 +5,7 @@ pub mod backup;
 pub mod config;
 pub mod pack;
 pub mod seed;
+pub mod syslog;
 pub mod web;
 
 use anyhow::{bail, Context, Result};
@@ -124,8 +125,20 @@ impl App {
         tg_api::security_headers(tg_api::build(self.state()).fallback(web::serve))
     }
 
-    /// Background duties of a serving node: the daily SM2-signed audit checkpoint.
+    /// Background duties of a serving node: the daily SM2-signed audit checkpoint and syslog shipping.
     pub fn spawn_jobs(&self) {
+        if let Some(addr) = syslog::parse_addr(&self.config.security.syslog_addr) {
+            let iam = self.iam.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = syslog::forward_once(&iam, addr).await {
+                        tracing::warn!(error = %e, "syslog forwarding failed; will retry");
+                    }
+                }
+            });
+        }
         let iam = self.iam.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

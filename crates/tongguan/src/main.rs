@@ -117,6 +117,11 @@ enum AuditCmd {
     Verify,
     /// Sign the current chain head with the system SM2 key (the server does this daily).
     Checkpoint,
+    /// Delete records older than N days (refused below the retention minimum of at least 180 days).
+    Purge {
+        #[arg(long)]
+        older_than_days: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +240,10 @@ async fn main() -> Result<()> {
         Command::Audit(AuditCmd::Checkpoint) => {
             let c = app.iam.checkpoint_audit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("checkpoint #{} at seq {}: SM2 signature {}\npublic key {}", c.id, c.last_seq, c.signature, c.public_key);
+        }
+        Command::Audit(AuditCmd::Purge { older_than_days }) => {
+            let n = app.iam.purge_audit(&AuditCtx::cli("audit purge"), older_than_days).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("purged {n} audit records older than {older_than_days} days; the chain verifies from its anchor");
         }
         Command::Keys(KeysCmd::List) => {
             let k = app.iam.keys();
