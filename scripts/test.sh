@@ -33,6 +33,17 @@ step "rust: unit and API tests"
 if [[ -n "${CI:-}" && "${CI}" != "false" ]]; then export TONGGUAN_TEST_PG=1; fi
 cargo test --workspace --features tongguan/web
 
+step "fuzz: bounded cargo-fuzz runs of the parsers (longer runs: docs/security.md)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --sanitizer none -O)
+fuzzlog=$(mktemp)
+for target in open_field sm_crypto_decrypt pii_parse region_code; do
+  if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" --sanitizer none -O -- -max_total_time="${TG_FUZZ_SECONDS:-20}") >"$fuzzlog" 2>&1; then
+    tail -40 "$fuzzlog"; echo "fuzz target $target failed (crash input under fuzz/artifacts/$target)" >&2; exit 1
+  fi
+  echo "$target: $(grep -E '^Done' "$fuzzlog" | tail -1)"
+done
+
 step "browser: headless Chromium against one started server"
 port=${TG_E2E_PORT:-18080}
 data=$(mktemp -d)
