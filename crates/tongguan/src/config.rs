@@ -16,6 +16,9 @@ pub struct Config {
     pub security: SecurityConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
+    /// The TOML file this configuration came from (covered by the release manifest).
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -68,6 +71,11 @@ pub struct SecurityConfig {
     /// Office hours in Beijing time, start hour inclusive; administrator actions outside raise an alert.
     pub office_hours_start: i64,
     pub office_hours_end: i64,
+    /// SM2-signed SM3 manifest of the binary, the embedded web app and this configuration file
+    /// (`tongguan release sign`); verified at start-up when set (可信验证).
+    pub release_manifest: Option<PathBuf>,
+    /// The release signing public key (hex `04…`) the manifest must verify against.
+    pub release_public_key: String,
     /// Ship every audit record to a syslog collector (RFC 5424 over UDP), e.g. `udp://10.0.0.5:514`;
     /// empty = off.
     pub syslog_addr: String,
@@ -98,6 +106,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             demo: DemoConfig::default(),
             log: LogConfig::default(),
+            config_file: None,
         }
     }
 }
@@ -142,6 +151,8 @@ impl Default for SecurityConfig {
             office_hours_start: 7,
             office_hours_end: 22,
             syslog_addr: String::new(),
+            release_manifest: None,
+            release_public_key: String::new(),
         }
     }
 }
@@ -262,6 +273,7 @@ impl Config {
         if let Some(l) = &o.listen {
             cfg.server.listen = l.clone();
         }
+        cfg.config_file = file.map(Path::to_path_buf);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -317,6 +329,9 @@ impl Config {
         }
         if !s.syslog_addr.is_empty() && crate::syslog::parse_addr(&s.syslog_addr).is_none() {
             bail!("configuration key `security.syslog_addr`: use udp://host:port");
+        }
+        if s.release_manifest.is_some() && s.release_public_key.is_empty() {
+            bail!("configuration key `security.release_public_key`: required with `security.release_manifest`");
         }
         for c in &s.admin_ip_allowlist {
             if tg_iam::net::Cidr::parse(c).is_none() {

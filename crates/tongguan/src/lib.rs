@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod config;
 pub mod pack;
+pub mod release;
 pub mod seed;
 pub mod syslog;
 pub mod web;
@@ -32,6 +33,24 @@ pub struct App {
     pub iam: Iam,
     pub config: Arc<Config>,
     pub pack: Arc<Pack>,
+}
+
+/// Writes a new file readable by the owner only (mode 0600); never overwrites.
+pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
 }
 
 /// The legacy plaintext audit key of installations made before the key hierarchy.

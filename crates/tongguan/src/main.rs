@@ -59,6 +59,9 @@ enum Command {
         #[arg(long = "in")]
         input: PathBuf,
     },
+    /// Release integrity: signing key and SM2-signed SM3 manifest (可信验证).
+    #[command(subcommand)]
+    Release(ReleaseCmd),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -125,6 +128,22 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum ReleaseCmd {
+    /// Create a release signing key (secret hex into --out, mode 0600; prints the public key).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign the binary, the embedded web app and the --config file with the release key.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCmd {
     /// List key versions (check values only).
     List,
@@ -180,6 +199,33 @@ async fn main() -> Result<()> {
     if let Command::Openapi = command {
         println!("{}", tg_api::openapi().to_pretty_json()?);
         return Ok(());
+    }
+    match &command {
+        Command::Release(ReleaseCmd::Keygen { out }) => {
+            let (secret, public) = tongguan::release::keygen();
+            tongguan::write_secret(out, &secret)?;
+            println!("{public}");
+            return Ok(());
+        }
+        Command::Release(ReleaseCmd::Sign { key, out }) => {
+            let m = tongguan::release::sign(&cfg, key)?;
+            std::fs::write(out, serde_json::to_vec_pretty(&m)?)?;
+            println!("signed {} files; public key {}", m.files.len(), m.public_key);
+            return Ok(());
+        }
+        _ => {}
+    }
+    if let Err(e) = tongguan::release::verify(&cfg) {
+        // Record the failure in the audit trail when the database opens, then refuse to start.
+        if let Ok(app) = App::open(cfg.clone(), Arc::new(SystemClock)).await {
+            let _ = app
+                .iam
+                .audit_alone(&AuditCtx::cli("start"), tg_iam::AuditEvent::failure("system.integrity", "release manifest", format!("{e:#}")))
+                .await;
+            let _ = app.iam.raise_alert("integrity", "critical", "程序或配置完整性校验失败", &format!("{e:#}")).await;
+        }
+        eprintln!("{e:#}");
+        std::process::exit(3);
     }
     if let Command::Restore { input } = &command {
         let n = tongguan::backup::restore(&cfg, input).await?;
@@ -298,7 +344,7 @@ async fn main() -> Result<()> {
                 std::process::exit(2);
             }
         }
-        Command::Openapi => {}
+        Command::Openapi | Command::Release(_) => {}
     }
     Ok(())
 }

@@ -41,3 +41,17 @@ fn asset(_path: &str) -> Response {
     )
         .into_response()
 }
+
+/// SM3 digests of every embedded web asset, for the release manifest.
+#[cfg(feature = "web")]
+pub fn asset_digests() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        Assets::iter().filter_map(|p| Assets::get(&p).map(|f| (format!("web:{p}"), tg_crypto::sm3_hex(&f.data)))).collect();
+    out.sort();
+    out
+}
+
+#[cfg(not(feature = "web"))]
+pub fn asset_digests() -> Vec<(String, String)> {
+    Vec::new()
+}

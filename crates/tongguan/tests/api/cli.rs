@@ -129,3 +129,52 @@ async fn user_commands_work_non_interactively(e: Engine) {
     let n = t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE actor_username LIKE 'cli:user%'").await;
     assert!(n >= 4, "CLI actions are audited: {n}");
 }
+
+/// 可信验证: a signed manifest of the binary, web assets and configuration is checked at start-up; a
+/// changed byte of the configuration stops the start with INTEGRITY_FAILED and leaves an audit record.
+#[test]
+fn release_manifest_refuses_a_changed_configuration() {
+    let data = std::env::temp_dir().join(format!("tg_release_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).unwrap();
+    let url = tg_db::sqlite_url(&data.join("tongguan.db"));
+    let key = data.join("release.key");
+    let out = tongguan(&data, &url, &["release", "keygen", "--out", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(public.starts_with("04") && public.len() == 130);
+    let manifest = data.join("release.json");
+    let config = data.join("tongguan.toml");
+    std::fs::write(&config, format!("[security]\nrelease_manifest = \"{}\"\nrelease_public_key = \"{public}\"\n", manifest.display()))
+        .unwrap();
+    let with_config = |args: &[&str]| {
+        let mut a = vec!["--config", config.to_str().unwrap()];
+        a.extend_from_slice(args);
+        tongguan(&data, &url, &a)
+    };
+    let out = with_config(&["release", "sign", "--key", key.to_str().unwrap(), "--out", manifest.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = with_config(&["migrate"]);
+    assert!(out.status.success(), "intact release starts: {}", String::from_utf8_lossy(&out.stderr));
+    // One changed byte of the configuration (a comment) breaks the manifest.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("# x\n");
+    std::fs::write(&config, text).unwrap();
+    let out = with_config(&["migrate"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("INTEGRITY_FAILED") && err.contains("config changed"), "{err}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = tg_db::Db::connect(&url, &Default::default()).await.unwrap();
+        use sqlx::Row;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'system.integrity' AND result = 'failure'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(n, 1);
+    });
+    let _ = std::fs::remove_dir_all(&data);
+}
