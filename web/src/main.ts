@@ -5,7 +5,7 @@ import zhCn from 'element-plus/es/locale/lang/zh-cn'
 import * as Icons from '@element-plus/icons-vue'
 import 'element-plus/dist/index.css'
 import App from './App.vue'
-import { router } from './router'
+import { isMobilePath, router } from './router'
 import { configureHttp } from './api/http'
 import { vAccess } from './directives/access'
 import { useAuth } from './stores/auth'
@@ -27,10 +27,17 @@ configureHttp(
     if (err.status === 401) {
       auth.$patch({ me: null, loaded: true })
       if (!here.meta.public) {
-        void router.push({ path: here.path.startsWith('/m') ? '/m/login' : '/login', query: { redirect: here.fullPath } })
+        void router.push({ path: isMobilePath(here.path) ? '/m/login' : '/login', query: { redirect: here.fullPath } })
       }
-    } else if (err.code === 'auth.password_change_required' && here.name !== 'password') {
-      void router.push({ name: 'password', query: { forced: '1' } })
+    } else if ((err.code === 'auth.password_change_required' || err.code === 'auth.password_expired') && here.name !== 'password') {
+      void auth.load(true).then(() => router.push({ name: 'password', query: { forced: '1' } }))
+    } else if (err.code === 'auth.mfa_required' && here.name !== 'mfa') {
+      // The session is below the assurance level the account needs (e.g. after a restart of the
+      // policy): refresh the user so the guard routes to the dynamic-password page.
+      void auth.load(true).then(() => {
+        if (isMobilePath(here.path)) return router.push({ path: '/m/login', query: { redirect: here.fullPath } })
+        return router.push({ name: 'mfa', query: { redirect: here.fullPath } })
+      })
     }
   },
 )

@@ -25,6 +25,9 @@ export interface RequestOptions {
   silent?: boolean
 }
 
+/** Answers that mean "finish signing in first": the UI routes to the password or dynamic-password page. */
+export const AUTH_STEP_CODES = ['auth.password_change_required', 'auth.password_expired', 'auth.mfa_required']
+
 type Notifier = (message: string) => void
 type AuthHandler = (err: ApiError) => void
 
@@ -79,9 +82,12 @@ export async function rawRequest(path: string, opts: RequestOptions = {}): Promi
       /* not JSON */
     }
     const err = new ApiError(res.status, code, message, details, report)
-    const authish = res.status === 401 || code === 'auth.password_change_required'
+    // A wrong dynamic password is a 401 of its own: the session is still there.
+    const unauthenticated = res.status === 401 && code !== 'auth.mfa_invalid'
+    const authish = unauthenticated || AUTH_STEP_CODES.includes(code)
     if (authish) onAuthError(err)
-    if (!opts.silent && !(res.status === 401 && path !== '/api/v1/auth/login')) {
+    // Redirects explain themselves; no error toast for them.
+    if (!opts.silent && !(unauthenticated && path !== '/api/v1/auth/login') && !AUTH_STEP_CODES.includes(code)) {
       const detail = details.length ? '：' + details.map((d) => d.message).join('；') : ''
       notify(message + detail)
     }

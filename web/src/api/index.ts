@@ -1,8 +1,10 @@
 // Typed API modules, one object per context.
 import { ApiError, request, rawRequest, saveBlob } from './http'
+import { sealPassword } from './envelope'
 import type {
-  AuditRecord, Department, ImportReport, DepartmentInput, LoginOutput, Me, NewUser, Page, PageParams, PermissionDef,
-  Region, Role, RoleInput, SystemInfo, User, UserUpdate, VerifyReport,
+  AuditRecord, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
+  Message, MfaStatus, NewUser, OtpEnrollment, Page, PageParams, PermissionDef, PolicySettings, Region, Role, RoleInput, RotateResult,
+  SystemInfo, UnmaskedPhone, User, UserUpdate, VerifyReport,
 } from './types'
 
 export const systemApi = {
@@ -10,12 +12,23 @@ export const systemApi = {
 }
 
 export const authApi = {
-  login: (username: string, password: string) =>
-    request<LoginOutput>('/api/v1/auth/login', { method: 'POST', body: { username, password }, silent: true }),
+  challenge: () => request<LoginChallenge>('/api/v1/auth/challenge', { silent: true }),
+  /** Signs in with the password sealed in an SM2 envelope around a fresh single-use nonce; the
+   *  optional dynamic password makes it a one-step login at assurance level 2. */
+  async login(username: string, password: string, otpCode?: string): Promise<LoginOutput> {
+    const challenge = await authApi.challenge()
+    const body: LoginRequest = { username, cipher: sealPassword(password, challenge) }
+    if (otpCode) body.otp_code = otpCode
+    return request<LoginOutput>('/api/v1/auth/login', { method: 'POST', body, silent: true })
+  },
   logout: () => request<void>('/api/v1/auth/logout', { method: 'POST', silent: true }),
   me: () => request<Me>('/api/v1/auth/me', { silent: true }),
   changePassword: (old_password: string, new_password: string) =>
     request<void>('/api/v1/auth/password', { method: 'POST', body: { old_password, new_password }, silent: true }),
+  /** Starts binding a soft token (the seed is shown once). */
+  mfaEnroll: () => request<OtpEnrollment>('/api/v1/auth/mfa/enroll', { method: 'POST', silent: true }),
+  /** Confirms the binding or steps up: the answer is a new session at assurance level 2. */
+  mfaVerify: (code: string) => request<LoginOutput>('/api/v1/auth/mfa/verify', { method: 'POST', body: { code }, silent: true }),
 }
 
 export const regionsApi = {
@@ -36,7 +49,7 @@ export const departmentsApi = {
   remove: (id: number) => request<void>(`/api/v1/departments/${id}`, { method: 'DELETE' }),
 }
 
-export interface UserQuery extends PageParams { q?: string; region_code?: string; department_id?: number; status?: string; role?: string }
+export interface UserQuery extends PageParams { q?: string; region_code?: string; department_id?: number; status?: string; role?: string; phone?: string }
 export const usersApi = {
   list: (q: UserQuery) => request<Page<User>>('/api/v1/users', { query: { ...q } }),
   create: (u: NewUser) => request<User>('/api/v1/users', { method: 'POST', body: u }),
@@ -46,6 +59,9 @@ export const usersApi = {
   unlock: (id: number) => request<User>(`/api/v1/users/${id}/unlock`, { method: 'POST' }),
   remove: (id: number) => request<void>(`/api/v1/users/${id}`, { method: 'DELETE' }),
   grant: (id: number, roles: string[]) => request<User>(`/api/v1/users/${id}/roles`, { method: 'PUT', body: { roles } }),
+  /** The clear phone number, for a holder of pii:unmask who states why (audited). */
+  unmaskPhone: (id: number, reason: string) =>
+    request<UnmaskedPhone>(`/api/v1/users/${id}/unmask`, { method: 'POST', body: { reason }, silent: true }),
   /** Validates (dryRun) or imports an .xlsx/CSV file. A 422 still carries the row report. */
   async importFile(file: Blob, dryRun: boolean): Promise<ImportReport> {
     try {
@@ -78,4 +94,23 @@ export const auditApi = {
     const res = await rawRequest('/api/v1/audit/export', { query: { ...q, page: undefined, page_size: undefined } })
     saveBlob(await res.blob(), `审计日志-${new Date().toISOString().slice(0, 10)}.xlsx`)
   },
+}
+
+export const securityApi = {
+  policy: () => request<PolicySettings>('/api/v1/security/policy'),
+  savePolicy: (p: PolicySettings) => request<PolicySettings>('/api/v1/security/policy', { method: 'PUT', body: p, silent: true }),
+  keys: () => request<KeysView>('/api/v1/security/keys'),
+  rotate: (purpose: string) => request<RotateResult>(`/api/v1/security/keys/${encodeURIComponent(purpose)}/rotate`, { method: 'POST' }),
+  mfa: (p: PageParams = {}) => request<Page<MfaStatus>>('/api/v1/security/mfa', { query: { ...p } }),
+  resetMfa: (userId: number) => request<void>(`/api/v1/security/mfa/${userId}/reset`, { method: 'POST' }),
+  verifyIntegrity: () => request<IntegrityReport>('/api/v1/security/integrity/verify', { method: 'POST' }),
+}
+
+export interface MessageQuery extends PageParams { unread?: boolean }
+export const messagesApi = {
+  list: (q: MessageQuery = {}) => request<Page<Message>>('/api/v1/messages', { query: { ...q, unread: q.unread ? 'true' : undefined } }),
+  /** The unread count for the header badge (quiet: a failure only hides the badge). */
+  unreadCount: async (): Promise<number> =>
+    (await request<Page<Message>>('/api/v1/messages', { query: { unread: 'true', page_size: 1 }, silent: true })).total,
+  markRead: (id: number) => request<void>(`/api/v1/messages/${id}/read`, { method: 'POST' }),
 }

@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
-import { useAuth } from '../stores/auth'
+import { pendingStep, useAuth } from '../stores/auth'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -9,6 +9,8 @@ declare module 'vue-router' {
     public?: boolean
     menu?: string
     icon?: string
+    /** Not in the side menu. */
+    hidden?: boolean
   }
 }
 
@@ -20,12 +22,19 @@ export const pcRoutes: RouteRecordRaw[] = [
   { path: 'system/regions', name: 'regions', component: () => import('../views/pc/system/Regions.vue'), meta: { title: '行政区划', perm: 'region:read', menu: '系统管理', icon: 'MapLocation' } },
   { path: 'security/roles', name: 'roles', component: () => import('../views/pc/security/Roles.vue'), meta: { title: '角色管理', perm: 'role:read', menu: '安全管理', icon: 'Key' } },
   { path: 'security/grants', name: 'grants', component: () => import('../views/pc/security/Grants.vue'), meta: { title: '授权管理', perm: 'grant:write', menu: '安全管理', icon: 'Stamp' } },
+  { path: 'security/policy', name: 'security-policy', component: () => import('../views/pc/security/Policy.vue'), meta: { title: '安全策略', perm: 'security:read', menu: '安全管理', icon: 'Lock' } },
+  { path: 'security/keys', name: 'security-keys', component: () => import('../views/pc/security/Keys.vue'), meta: { title: '密钥管理', perm: 'security:read', menu: '安全管理', icon: 'Key' } },
+  { path: 'security/mfa', name: 'security-mfa', component: () => import('../views/pc/security/Mfa.vue'), meta: { title: '动态口令', perm: 'security:read', menu: '安全管理', icon: 'Iphone' } },
+  { path: 'security/integrity', name: 'security-integrity', component: () => import('../views/pc/security/Integrity.vue'), meta: { title: '完整性校验', perm: 'integrity:verify', menu: '安全管理', icon: 'CircleCheck' } },
   { path: 'audit/logs', name: 'audit', component: () => import('../views/pc/audit/AuditLogs.vue'), meta: { title: '审计日志', perm: 'audit:read', menu: '安全审计', icon: 'Document' } },
-  { path: 'password', name: 'password', component: () => import('../views/pc/Password.vue'), meta: { title: '修改密码' } },
+  { path: 'messages', name: 'messages', component: () => import('../views/pc/Messages.vue'), meta: { title: '消息', hidden: true } },
+  { path: 'password', name: 'password', component: () => import('../views/pc/Password.vue'), meta: { title: '修改密码', hidden: true } },
 ]
 
 const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('../views/pc/Login.vue'), meta: { public: true, title: '登录' } },
+  // The second factor after the password: bind a soft token or enter its dynamic password.
+  { path: '/login/mfa', name: 'mfa', component: () => import('../views/pc/Mfa.vue'), meta: { title: '动态口令验证' } },
   { path: '/api-docs', name: 'api-docs', component: () => import('../views/pc/ApiDocs.vue'), meta: { public: true, title: 'API 文档' } },
   { path: '/', component: () => import('../layouts/PcLayout.vue'), children: pcRoutes },
   // Mobile H5 (Vant). Later issues add their phone pages here.
@@ -36,11 +45,18 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', redirect: '/m/me' },
       { path: 'me', name: 'm-me', component: () => import('../views/mobile/Me.vue'), meta: { title: '我的' } },
+      // The soft token works without signing in: its codes are what one signs in with.
+      { path: 'token', name: 'm-token', component: () => import('../views/mobile/Token.vue'), meta: { title: '动态口令令牌', public: true } },
     ],
   },
   // Big-screen pages (1920×1080 / 3840×2160) will live under /screen, outside both layouts.
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('../views/NotFound.vue'), meta: { public: true, title: '页面不存在' } },
 ]
+
+/** Pages of the mobile H5 app (not `/messages`). */
+export function isMobilePath(path: string): boolean {
+  return path === '/m' || path.startsWith('/m/')
+}
 
 export const router = createRouter({ history: createWebHistory(), routes })
 
@@ -49,9 +65,19 @@ router.beforeEach(async (to) => {
   if (to.meta.public) return true
   const auth = useAuth()
   const me = await auth.load()
-  const mobile = to.path.startsWith('/m')
+  const mobile = isMobilePath(to.path)
   if (!me) return { path: mobile ? '/m/login' : '/login', query: { redirect: to.fullPath } }
-  if (me.must_change_password && to.name !== 'password' && !mobile) return { name: 'password', query: { forced: '1' } }
+  const step = pendingStep(me)
+  if (mobile) {
+    // The phone signs in (with the dynamic password when required) on its login page.
+    if (step === 'mfa') return { path: '/m/login', query: { redirect: to.fullPath } }
+  } else if (step === 'password' && to.name !== 'password') {
+    return { name: 'password', query: { forced: '1' } }
+  } else if (step === 'mfa' && to.name !== 'mfa') {
+    return { name: 'mfa', query: to.name === 'home' || to.name === 'password' ? {} : { redirect: to.fullPath } }
+  } else if (!step && to.name === 'mfa') {
+    return { path: '/' }
+  }
   if (to.meta.perm && !auth.hasPerm(to.meta.perm)) return { name: 'home' }
   return true
 })
