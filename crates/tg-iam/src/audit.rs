@@ -151,8 +151,9 @@ pub async fn append(
     let head = sqlx::query(head_sql).fetch_one(&mut **tx).await?;
     let prev_seq: i64 = head.try_get(0)?;
     let prev_mac: String = head.try_get(1)?;
-    let target = clip(&ev.target, 500);
-    let detail = clip(&ev.detail, 2000);
+    // Audit rows, exports and syslog copies never carry a clear ID-card or mobile number.
+    let target = tg_kernel::pii::scrub_text(&clip(&ev.target, 500)).into_owned();
+    let detail = tg_kernel::pii::scrub_text(&clip(&ev.detail, 2000)).into_owned();
     let f = Fields {
         seq: prev_seq + 1,
         at: now,
