@@ -132,6 +132,18 @@ async fn audit_denials(State(state): State<AppState>, mut req: Request, next: Ne
     resp
 }
 
+/// 等保 §8.1.4.1 c: with `server.require_https`, credentials and data travel over TLS only.
+async fn require_https(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.config.require_https {
+        let https = req.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        let health = matches!(req.uri().path(), "/healthz" | "/readyz");
+        if !https && !health {
+            return ApiError::forbidden("transport.https_required", "请通过 HTTPS 访问本系统").into_response();
+        }
+    }
+    next.run(req).await
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -202,6 +214,7 @@ pub fn build(state: AppState) -> Router {
     .route("/metrics", get(metrics_text))
     .route("/api/{*rest}", get(api_not_found).post(api_not_found).put(api_not_found).patch(api_not_found).delete(api_not_found))
     .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
+    .layer(middleware::from_fn_with_state(state.clone(), require_https))
     .layer(middleware::from_fn(track_metrics))
     .layer(DefaultBodyLimit::max(body_limit))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))

@@ -19,6 +19,8 @@ pub struct SystemInfo {
 pub struct ApiConfig {
     /// Adds `Secure` to the session cookie (set when served over HTTPS).
     pub cookie_secure: bool,
+    /// Refuse requests without `X-Forwarded-Proto: https` (production behind the TLS gateway).
+    pub require_https: bool,
     /// Trust the first address of `X-Forwarded-For` (only behind a reverse proxy).
     pub trust_forwarded_for: bool,
     pub body_limit_bytes: usize,
@@ -31,6 +33,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             cookie_secure: false,
+            require_https: false,
             trust_forwarded_for: false,
             body_limit_bytes: 1 << 20,
             request_timeout_secs: 30,

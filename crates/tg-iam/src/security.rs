@@ -45,6 +45,41 @@ fn setting_canon(name: &str, value: &str) -> Vec<u8> {
     len_prefixed(&["setting-v1", name, value])
 }
 
+/// A column holding personal information, why it is kept and how it is protected (GB/T 35273 §5,
+/// 个人信息保护法 第六条: only what the purpose needs). A schema test fails on an unlisted PII column.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PiiField {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub kind: &'static str,
+    pub purpose: &'static str,
+    pub protection: &'static str,
+}
+
+pub const PII_FIELDS: &[PiiField] = &[
+    PiiField {
+        table: "users",
+        column: "phone",
+        kind: "手机号",
+        purpose: "联系账户持有人（工作通知、找回账户）",
+        protection: "SM4-GCM 行绑定加密 + HMAC-SM3 盲索引；展示脱敏；查看明文需 pii:unmask 并记录事由",
+    },
+    PiiField {
+        table: "users",
+        column: "phone_bidx",
+        kind: "手机号盲索引",
+        purpose: "按手机号精确查找账户",
+        protection: "HMAC-SM3（不可逆）",
+    },
+    PiiField {
+        table: "users",
+        column: "display_name",
+        kind: "姓名",
+        purpose: "在系统内标识工作人员、审计留痕",
+        protection: "工作人员实名为业务必需；不导出到外部",
+    },
+];
+
 /// One row that failed its integrity check.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IntegrityProblem {

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// Mark the session cookie `Secure` (serve over HTTPS in production).
     pub cookie_secure: bool,
+    /// Refuse requests that did not arrive over HTTPS (`X-Forwarded-Proto: https` from the TLS / 国密
+    /// gateway in front). Health checks are exempt.
+    pub require_https: bool,
 }
 
 #[derive(Deserialize, Clone)]
@@ -119,6 +122,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1 << 20,
             trust_forwarded_for: false,
             cookie_secure: false,
+            require_https: false,
         }
     }
 }

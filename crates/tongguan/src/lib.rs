@@ -124,6 +124,7 @@ impl App {
             iam: self.iam.clone(),
             config: Arc::new(ApiConfig {
                 cookie_secure: s.cookie_secure,
+                require_https: s.require_https,
                 trust_forwarded_for: s.trust_forwarded_for,
                 body_limit_bytes: s.body_limit_bytes,
                 request_timeout_secs: s.request_timeout_secs,

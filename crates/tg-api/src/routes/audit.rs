@@ -65,7 +65,11 @@ async fn list(
 ) -> ApiResult<Json<Page<AuditRecord>>> {
     let f = q.filter(&auth.principal.scope.region)?;
     let page = PageQuery { page: q.page, page_size: q.page_size };
-    Ok(Json(audit::list(s.iam.db(), &f, &page).await.map_err(tg_iam::IamError::from)?))
+    let result = audit::list(s.iam.db(), &f, &page).await.map_err(tg_iam::IamError::from)?;
+    // The audit administrator's own queries are part of the trail too.
+    let detail = format!("第{}页，{}条，条件 {:?}", page.page(), result.items.len(), q);
+    s.iam.audit_alone(&auth.ctx(), AuditEvent::success("audit.list", "审计日志").with_detail(detail)).await?;
+    Ok(Json(result))
 }
 
 /// The same filters as an Excel workbook (the export itself is audited).

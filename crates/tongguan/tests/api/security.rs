@@ -541,3 +541,52 @@ async fn intrusion_rules_raise_alerts(e: Engine) {
     let kinds: Vec<&str> = msgs.body["items"].as_array().unwrap().iter().filter_map(|m| m["kind"].as_str()).collect();
     assert!(kinds.contains(&"brute_force") && kinds.contains(&"mass_export"), "{kinds:?}");
 }
+
+/// 个人信息 a): every column that looks like personal information is in the catalogue with a purpose,
+/// and catalogued encrypted columns hold envelopes only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_columns_are_catalogued() {
+    let t = spawn_app(Engine::Sqlite).await;
+    let pool = t.app.iam.db().pool();
+    let tables: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    let looks_personal = ["phone", "mobile", "id_card", "idcard", "address", "bank", "email", "display_name", "person_name"];
+    let mut found = Vec::new();
+    for table in &tables {
+        for col in sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')")).fetch_all(pool).await.unwrap() {
+            let name: String = col.try_get(0).unwrap();
+            if looks_personal.iter().any(|p| name.contains(p)) {
+                found.push((table.clone(), name));
+            }
+        }
+    }
+    assert!(!found.is_empty());
+    for (table, column) in &found {
+        let entry = tg_iam::security::PII_FIELDS.iter().find(|f| f.table == table && f.column == column);
+        let entry = entry.unwrap_or_else(|| panic!("{table}.{column} holds personal data but is not in PII_FIELDS"));
+        assert!(!entry.purpose.is_empty() && !entry.protection.is_empty());
+    }
+    let clear: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE phone IS NOT NULL AND phone NOT LIKE 'v%.%'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(clear, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_when_https_is_required() {
+    let t = spawn_app_with(Engine::Sqlite, &[("TONGGUAN_SERVER__REQUIRE_HTTPS", "true")]).await;
+    let r = t.anon().get("/api/v1/system/info").await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "transport.https_required"));
+    let ok =
+        reqwest::Client::new().get(format!("{}/api/v1/system/info", t.base)).header("x-forwarded-proto", "https").send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(reqwest::get(format!("{}/readyz", t.base)).await.unwrap().status(), StatusCode::OK);
+}
