@@ -154,11 +154,13 @@ pub async fn append(
     // Audit rows, exports and syslog copies never carry a clear ID-card or mobile number.
     let target = tg_kernel::pii::scrub_text(&clip(&ev.target, 500)).into_owned();
     let detail = tg_kernel::pii::scrub_text(&clip(&ev.detail, 2000)).into_owned();
+    // A login attempt may name an ID-card or phone number as its "username".
+    let actor_username = tg_kernel::pii::scrub_text(&clip(&ctx.actor_username, 100)).into_owned();
     let f = Fields {
         seq: prev_seq + 1,
         at: now,
         actor_id: ctx.actor_id,
-        actor_username: &ctx.actor_username,
+        actor_username: &actor_username,
         actor_roles: &ctx.actor_roles,
         actor_region: &ctx.actor_region,
         ip: &ctx.ip,

@@ -568,8 +568,8 @@ impl Iam {
 
     /// Puts an alert into the message list of every security and audit administrator, and the log.
     pub async fn raise_alert(&self, kind: &str, level: &str, title: &str, body: &str) -> IamResult<()> {
-        tracing::warn!(alert = kind, level, title, body, "security alert");
         let body = tg_kernel::pii::scrub_text(body).into_owned();
+        tracing::warn!(alert = kind, level, title, body = %body, "security alert");
         let recipients: Vec<i64> = sqlx::query(
             "SELECT DISTINCT ur.user_id FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
              JOIN users u ON u.id = ur.user_id WHERE rp.permission IN ('audit:read', 'security:read') AND u.status <> 'disabled'",

@@ -87,7 +87,25 @@ async fn tampering_is_detected(e: Engine) {
 
 async fn audit_export_is_excel(e: Engine) {
     let t = spawn_app(e).await;
+    // Personal data typed into places that end up in the trail (a search filter, a target).
+    let sys = t.demo("sysadmin").await;
+    sys.get("/api/v1/users?q=13912345678").await;
+    t.anon().post("/api/v1/auth/login", json!({"username": "11010519491231002X", "password": "x"})).await;
     let aud = t.demo("auditadmin").await;
+    let all = aud.http.get(format!("{}/api/v1/audit/export", t.base)).bearer_auth(aud.token.as_ref().unwrap()).send().await.unwrap();
+    let bytes = all.bytes().await.unwrap().to_vec();
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let mut cells = 0;
+    for row in sheet.rows() {
+        for c in row {
+            let text = c.to_string();
+            assert!(!tg_kernel::pii::contains_raw_pii(&text), "export carries clear personal data: {text}");
+            cells += 1;
+        }
+    }
+    assert!(cells > 100);
     let r = aud
         .http
         .get(format!("{}/api/v1/audit/export?action=auth.login", t.base))
@@ -99,7 +117,7 @@ async fn audit_export_is_excel(e: Engine) {
     assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
     let bytes = r.bytes().await.unwrap();
     assert_eq!(&bytes[..2], b"PK", "xlsx is a zip");
-    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.export'").await, 1);
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.export'").await, 2);
 }
 
 fn cli(t: &crate::harness::TestApp, args: &[&str]) -> std::process::Output {
