@@ -53,7 +53,7 @@ impl Manifest {
 async fn table_names(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<Vec<String>> {
     let sql = match db.backend() {
         Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        Backend::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+        Backend::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
     };
     let mut names: Vec<String> = sqlx::query(sql).fetch_all(&mut *conn).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     names.retain(|n| n != "tg_schema_migrations");
@@ -222,6 +222,26 @@ pub fn read_backup(config: &Config, input: &Path) -> Result<(Manifest, Vec<u8>)>
     Ok((manifest, payload))
 }
 
+/// The integer columns of a table in the target schema.
+async fn integer_columns(db: &Db, tx: &mut tg_db::Tx, table: &str) -> Result<Vec<String>> {
+    let sql = match db.backend() {
+        Backend::Sqlite => format!("SELECT name, type FROM pragma_table_info('{table}')"),
+        Backend::Postgres => format!(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+    };
+    let rows = sqlx::query(&sql).fetch_all(&mut **tx).await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        let ty: String = r.try_get(1)?;
+        if ty.to_lowercase().contains("int") {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
 /// Restores a verified backup into an empty database. Returns the number of rows restored.
 pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
     let (manifest, payload) = read_backup(config, input)?;
@@ -267,6 +287,7 @@ pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
         }
         sqlx::query(&format!("DELETE FROM {t}")).execute(&mut *tx).await?;
         let Some(section) = sections.get(t) else { continue };
+        let integer_cols = integer_columns(&db, &mut tx, t).await?;
         let mut cols: Vec<String> = Vec::new();
         for line in section.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let v: serde_json::Value = serde_json::from_slice(line)?;
@@ -284,8 +305,10 @@ pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
             let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
             let sql = format!("INSERT INTO {t} ({}) VALUES ({})", cols.join(", "), placeholders.join(", "));
             let mut q = sqlx::query(&sql);
-            for v in vals {
+            for (v, col) in vals.iter().zip(&cols) {
                 q = match v {
+                    // NULLs carry the column's type (PostgreSQL will not cast a text NULL to BIGINT).
+                    serde_json::Value::Null if integer_cols.contains(col) => q.bind(None::<i64>),
                     serde_json::Value::Null => q.bind(None::<String>),
                     serde_json::Value::Number(n) if n.is_i64() => q.bind(n.as_i64()),
                     serde_json::Value::Number(n) => q.bind(n.as_f64()),
@@ -296,7 +319,7 @@ pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
             q.execute(&mut *tx).await.with_context(|| format!("restoring a row of {t}"))?;
             total += 1;
         }
-        if db.backend() == Backend::Postgres && cols.iter().any(|c| c == "id") {
+        if db.backend() == Backend::Postgres && integer_cols.iter().any(|c| c == "id") {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{t}', 'id'), GREATEST(COALESCE((SELECT MAX(id) FROM {t}), 0), 1)) \
                  WHERE pg_get_serial_sequence('{t}', 'id') IS NOT NULL"

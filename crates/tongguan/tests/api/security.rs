@@ -271,7 +271,7 @@ async fn dump_database(t: &crate::harness::TestApp) -> String {
     let db = t.app.iam.db();
     let sql = match db.backend() {
         tg_db::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
-        tg_db::Backend::Postgres => "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+        tg_db::Backend::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
     };
     let tables: Vec<String> = sqlx::query(sql).fetch_all(db.pool()).await.unwrap().iter().map(|r| r.try_get(0).unwrap()).collect();
     let mut out = String::new();
