@@ -590,3 +590,60 @@ async fn plain_http_is_refused_when_https_is_required() {
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(reqwest::get(format!("{}/readyz", t.base)).await.unwrap().status(), StatusCode::OK);
 }
+
+/// 备份恢复 b/c (hot redundancy): two stateless nodes on one PostgreSQL database. Sessions, login
+/// nonces and second-factor state live in the database, so a client carries on when one node stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_sessions_and_survive_one_stopping() {
+    if !crate::harness::pg_enabled() {
+        eprintln!("PostgreSQL tests not enabled (set TONGGUAN_TEST_PG=1)");
+        return;
+    }
+    let t = spawn_app(Engine::Postgres).await;
+    // Node 2: same database and the same root key (its own process would mount the same key file).
+    let env = vec![
+        ("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string()),
+        ("TONGGUAN_SECURITY__ALLOW_PLAIN_LOGIN".to_string(), "true".to_string()),
+    ];
+    let overrides = tongguan::config::Overrides { data_dir: Some(t.data_dir.clone()), database_url: Some(t.db_url.clone()), listen: None };
+    let cfg = tongguan::config::Config::load(None, env, &overrides).unwrap();
+    let node2 = tongguan::App::open(cfg, std::sync::Arc::new(t.clock.clone())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base2 = format!("http://{}", listener.local_addr().unwrap());
+    let (stop2, rx2) = tokio::sync::oneshot::channel::<()>();
+    let n2 = node2.clone();
+    let server2 = tokio::spawn(async move {
+        tongguan::serve(&n2, listener, async {
+            let _ = rx2.await;
+        })
+        .await
+        .unwrap();
+    });
+    // Challenge from node 1, login on node 2: the nonce is shared.
+    let cipher = t.envelope(DEMO_PASSWORD).await;
+    let r = Client::anon(&base2).post("/api/v1/auth/login", json!({"username": "yc.leader", "cipher": cipher})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    let on1 = Client { token: Some(token.clone()), ..t.anon() };
+    let on2 = Client { token: Some(token), ..Client::anon(&base2) };
+    assert_eq!(on1.get("/api/v1/auth/me").await.status, StatusCode::OK);
+    assert_eq!(on2.get("/api/v1/users?page_size=5").await.status, StatusCode::OK);
+    // A replay against the other node is still a replay.
+    let replay = t.anon().post("/api/v1/auth/login", json!({"username": "yc.leader", "cipher": cipher})).await;
+    assert_eq!(replay.code(), "auth.nonce_invalid");
+    // Node 2 stops; the same session keeps working on node 1, and writes made through node 2 are there.
+    let sys2 = {
+        let c = t.login("sysadmin", DEMO_PASSWORD).await;
+        Client { base: base2.clone(), ..c }
+    };
+    let d = sys2.post("/api/v1/departments", json!({"code": "HA-1", "name": "双节点测试部门", "region_code": "445302"})).await;
+    assert_eq!(d.status, StatusCode::CREATED, "{:?}", d.body);
+    let _ = stop2.send(());
+    server2.await.unwrap();
+    assert!(reqwest::get(format!("{base2}/readyz")).await.is_err(), "node 2 is down");
+    assert_eq!(on1.get("/api/v1/auth/me").await.status, StatusCode::OK);
+    let list = on1.get("/api/v1/departments?q=双节点").await;
+    assert_eq!(list.body["total"], 1, "{:?}", list.body);
+    assert!(tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap().ok, "one chain across both nodes");
+    node2.iam.db().close().await;
+}
