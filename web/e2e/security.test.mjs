@@ -116,6 +116,18 @@ test('security administrator: policy, key rotation, second-factor list, integrit
     assert.match(await result.innerText(), /完整性校验通过/)
     assert.match(await page.getByTestId('integrity-audit').innerText(), /完整/)
 
+    // 安全标记: label an account 敏感 from the users page.
+    await page.getByTestId('menu-users').click()
+    await page.waitForURL(/users/)
+    await page.getByTestId('user-labels-ya.clerk').click()
+    const dialog = page.getByTestId('labels-dialog')
+    await dialog.waitFor()
+    await dialog.getByTestId('labels-label').click()
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '敏感（' }).click()
+    await dialog.getByTestId('labels-submit').click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.getByTestId('user-label-ya.clerk').filter({ hasText: '敏感' }).waitFor()
+
     // 消息: the bell opens the message list.
     await page.getByTestId('message-bell').click()
     await page.waitForURL(/\/messages/)

@@ -410,7 +410,7 @@ impl Iam {
     async fn load_principal(&self, session_id: &str, user_id: i64, aal: i64) -> IamResult<Principal> {
         let row = sqlx::query(
             "SELECT u.username, u.display_name, u.region_code, r.name, u.department_id, d.name, u.must_change_password, \
-             u.password_changed_at, u.acl_mac, (SELECT status FROM user_otp o WHERE o.user_id = u.id) \
+             u.password_changed_at, u.acl_mac, (SELECT status FROM user_otp o WHERE o.user_id = u.id), u.clearance, u.label \
              FROM users u JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id WHERE u.id = $1",
         )
         .bind(user_id)
@@ -456,7 +456,9 @@ impl Iam {
         let username: String = row.try_get(0)?;
         let acl_mac: String = row.try_get(8)?;
         let role_ids: Vec<i64> = role_rows.iter().map(|r| r.0).collect();
-        let user_ok = self.user_mac_ok(user_id, &username, region.as_str(), department_id, &role_ids, &acl_mac);
+        let clearance_level: i64 = row.try_get(10)?;
+        let labels = (clearance_level, row.try_get::<i64, _>(11)?);
+        let user_ok = self.user_mac_ok(user_id, &username, region.as_str(), department_id, &role_ids, labels, &acl_mac);
         let bad_role = role_rows.iter().find(|(id, code, scope, req, mac, perms)| !self.role_mac_ok(*id, code, scope, *req, perms, mac));
         if !user_ok || bad_role.is_some() {
             let what = match bad_role {
@@ -470,7 +472,11 @@ impl Iam {
         }
         let dept_only = any_role && dept_only;
         // A department-only role without a department narrows to nothing but the user's own region.
-        let scope = DataScope { region: region.clone(), department_id: if dept_only { department_id.or(Some(-1)) } else { None } };
+        let scope = DataScope {
+            region: region.clone(),
+            department_id: if dept_only { department_id.or(Some(-1)) } else { None },
+            clearance: Some(tg_kernel::SecurityLabel::from_level(clearance_level).unwrap_or(tg_kernel::SecurityLabel::Public)),
+        };
         Ok(Principal {
             user_id,
             username,

@@ -147,7 +147,7 @@ impl Iam {
                     Some((id, dept_region)) => {
                         let dept_region = RegionCode::parse(&dept_region).map_err(|e| IamError::Internal(e.to_string()))?;
                         if let Some(reg) = &region {
-                            let target = DataScope { region: reg.clone(), department_id: Some(id) };
+                            let target = DataScope { region: reg.clone(), department_id: Some(id), clearance: None };
                             if !actor.scope.covers(&target) || !actor.scope.contains_region(&dept_region) {
                                 err(r.row, "department_code", format!("部门 {code} 超出您的数据权限范围"));
                                 ok = false;

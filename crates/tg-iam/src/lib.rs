@@ -57,4 +57,11 @@ pub const MIGRATIONS: &[tg_db::Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_audit_retention.sql"),
         postgres: include_str!("../migrations/postgres/0004_audit_retention.sql"),
     },
+    tg_db::Migration {
+        component: "iam",
+        version: 5,
+        name: "security_labels",
+        sqlite: include_str!("../migrations/sqlite/0005_security_labels.sql"),
+        postgres: include_str!("../migrations/postgres/0005_security_labels.sql"),
+    },
 ];

@@ -311,7 +311,7 @@ impl Iam {
             }
         }
         let region = RegionCode::parse(&target.region_code).map_err(|e| IamError::Internal(e.to_string()))?;
-        let target_scope = DataScope { region, department_id: if dept_only { target.department_id } else { None } };
+        let target_scope = DataScope { region, department_id: if dept_only { target.department_id } else { None }, clearance: None };
         if !actor.scope.covers(&target_scope) {
             return Err(IamError::OutOfScope);
         }

@@ -32,8 +32,19 @@ fn role_canon(id: i64, code: &str, data_scope: &str, require_mfa: i64, perms: &[
     len_prefixed(&["role-v1", &id, code, data_scope, &mfa, &perms])
 }
 
-/// Canonical bytes of a user's grants and data scope: id, username, region, department, sorted role ids.
-fn user_canon(id: i64, username: &str, region: &str, department: Option<i64>, role_ids: &[i64]) -> Vec<u8> {
+/// Canonical bytes of a user's grants, data scope and security labels: id, username, region,
+/// department, sorted role ids, clearance and label.
+fn user_canon(id: i64, username: &str, region: &str, department: Option<i64>, role_ids: &[i64], labels: (i64, i64)) -> Vec<u8> {
+    let mut r = role_ids.to_vec();
+    r.sort_unstable();
+    let roles = r.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let (id, dept) = (id.to_string(), department.map(|d| d.to_string()).unwrap_or_default());
+    let (clearance, label) = (labels.0.to_string(), labels.1.to_string());
+    len_prefixed(&["user-acl-v2", &id, username, region, &dept, &roles, &clearance, &label])
+}
+
+/// The form before security labels existed, accepted once to upgrade rows (see `secure_legacy_rows`).
+fn user_canon_v1(id: i64, username: &str, region: &str, department: Option<i64>, role_ids: &[i64]) -> Vec<u8> {
     let mut r = role_ids.to_vec();
     r.sort_unstable();
     let roles = r.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -234,8 +245,10 @@ impl Iam {
     }
 
     pub(crate) async fn refresh_user_mac(&self, tx: &mut Tx, user_id: i64) -> IamResult<()> {
-        let row =
-            sqlx::query("SELECT username, region_code, department_id FROM users WHERE id = $1").bind(user_id).fetch_one(&mut **tx).await?;
+        let row = sqlx::query("SELECT username, region_code, department_id, clearance, label FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
         let roles: Vec<i64> = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
             .bind(user_id)
             .fetch_all(&mut **tx)
@@ -243,7 +256,14 @@ impl Iam {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-        let canon = user_canon(user_id, &row.try_get::<String, _>(0)?, &row.try_get::<String, _>(1)?, row.try_get(2)?, &roles);
+        let canon = user_canon(
+            user_id,
+            &row.try_get::<String, _>(0)?,
+            &row.try_get::<String, _>(1)?,
+            row.try_get(2)?,
+            &roles,
+            (row.try_get(3)?, row.try_get(4)?),
+        );
         let mac = self.keys.mac(Purpose::Acl, ACL_DOMAIN, &[&canon])?;
         sqlx::query("UPDATE users SET acl_mac = $1 WHERE id = $2").bind(mac).bind(user_id).execute(&mut **tx).await?;
         Ok(())
@@ -253,8 +273,18 @@ impl Iam {
         self.keys.mac_ok(Purpose::Acl, ACL_DOMAIN, &[&role_canon(id, code, data_scope, require_mfa, perms)], mac)
     }
 
-    pub(crate) fn user_mac_ok(&self, id: i64, username: &str, region: &str, dept: Option<i64>, roles: &[i64], mac: &str) -> bool {
-        self.keys.mac_ok(Purpose::Acl, ACL_DOMAIN, &[&user_canon(id, username, region, dept, roles)], mac)
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn user_mac_ok(
+        &self,
+        id: i64,
+        username: &str,
+        region: &str,
+        dept: Option<i64>,
+        roles: &[i64],
+        labels: (i64, i64),
+        mac: &str,
+    ) -> bool {
+        self.keys.mac_ok(Purpose::Acl, ACL_DOMAIN, &[&user_canon(id, username, region, dept, roles, labels)], mac)
     }
 
     /// Start-up duties: MACs for rows created before MACs existed (once), SM4 envelopes for legacy
@@ -275,6 +305,28 @@ impl Iam {
                 self.refresh_user_mac(&mut tx, id).await?;
             }
             self.put_setting(&mut tx, "acl_mac_initialised", "1", "system").await?;
+            tx.commit().await?;
+        }
+        // Rows MACed before security labels existed: re-MAC those whose old MAC verifies (and only those).
+        let upgraded = sqlx::query("SELECT value FROM security_settings WHERE name = 'acl_mac_v2'").fetch_optional(self.db.pool()).await?;
+        if upgraded.is_none() {
+            let mut tx = self.db.begin().await?;
+            let users = sqlx::query("SELECT id, username, region_code, department_id, acl_mac FROM users").fetch_all(&mut *tx).await?;
+            for u in users {
+                let id: i64 = u.try_get(0)?;
+                let roles: Vec<i64> = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
+                let old = user_canon_v1(id, &u.try_get::<String, _>(1)?, &u.try_get::<String, _>(2)?, u.try_get(3)?, &roles);
+                if self.keys.mac_ok(Purpose::Acl, ACL_DOMAIN, &[&old], &u.try_get::<String, _>(4)?) {
+                    self.refresh_user_mac(&mut tx, id).await?;
+                }
+            }
+            self.put_setting(&mut tx, "acl_mac_v2", "1", "system").await?;
             tx.commit().await?;
         }
         // Phones stored before field encryption: encrypt and index them.
@@ -415,7 +467,7 @@ impl Iam {
                 kind: "role".into(), id: format!("#{id}"), detail: "存在指向不存在角色的权限行".into()
             });
         }
-        let users = sqlx::query("SELECT id, username, region_code, department_id, acl_mac, phone FROM users ORDER BY id")
+        let users = sqlx::query("SELECT id, username, region_code, department_id, acl_mac, phone, clearance, label FROM users ORDER BY id")
             .fetch_all(self.db.pool())
             .await?;
         let grants = sqlx::query("SELECT user_id, role_id FROM user_roles").fetch_all(self.db.pool()).await?;
@@ -428,7 +480,8 @@ impl Iam {
             let id: i64 = u.try_get(0)?;
             let username: String = u.try_get(1)?;
             let roles = grant_map.remove(&id).unwrap_or_default();
-            if !self.user_mac_ok(id, &username, &u.try_get::<String, _>(2)?, u.try_get(3)?, &roles, &u.try_get::<String, _>(4)?) {
+            let labels = (u.try_get(6)?, u.try_get(7)?);
+            if !self.user_mac_ok(id, &username, &u.try_get::<String, _>(2)?, u.try_get(3)?, &roles, labels, &u.try_get::<String, _>(4)?) {
                 problems.push(IntegrityProblem {
                     kind: "user_acl".into(),
                     id: format!("#{id} {username}"),
@@ -553,6 +606,55 @@ impl Iam {
         Ok(purged)
     }
 
+    /// Sets an account's clearance (as a subject) and label (as an object). Only up to the actor's own
+    /// clearance, never on oneself; MAC-protected and audited.
+    pub async fn set_security_labels(
+        &self,
+        actor: &crate::service::Principal,
+        ctx: &AuditCtx,
+        user_id: i64,
+        clearance: tg_kernel::SecurityLabel,
+        label: tg_kernel::SecurityLabel,
+    ) -> IamResult<crate::users::User> {
+        if actor.user_id == user_id {
+            return Err(IamError::conflict("user.self", "不能修改自己的安全标记"));
+        }
+        let mine = actor.scope.clearance.unwrap_or(tg_kernel::SecurityLabel::Internal);
+        if clearance > mine || label > mine {
+            return Err(IamError::field("clearance", format!("不能设置高于本人密级（{}）的安全标记", mine.label_zh())));
+        }
+        let old = self.user_unaudited(&actor.scope, user_id).await?;
+        let mut tx = self.db.begin().await?;
+        sqlx::query("UPDATE users SET clearance = $1, label = $2, updated_at = $3 WHERE id = $4")
+            .bind(clearance.level())
+            .bind(label.level())
+            .bind(self.now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        self.refresh_user_mac(&mut tx, user_id).await?;
+        let detail =
+            format!("密级 {} → {}；标记 {} → {}", old.clearance.label_zh(), clearance.label_zh(), old.label.label_zh(), label.label_zh());
+        self.audit(&mut tx, ctx, AuditEvent::success("security.label", format!("#{user_id} {}", old.username)).with_detail(detail)).await?;
+        tx.commit().await?;
+        self.user_unaudited(&actor.scope, user_id).await
+    }
+
+    /// Console and bootstrap: the initial security administrator holds the highest clearance.
+    pub async fn set_clearance_unchecked(&self, ctx: &AuditCtx, user_id: i64, clearance: tg_kernel::SecurityLabel) -> IamResult<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query("UPDATE users SET clearance = $1 WHERE id = $2").bind(clearance.level()).bind(user_id).execute(&mut *tx).await?;
+        self.refresh_user_mac(&mut tx, user_id).await?;
+        self.audit(
+            &mut tx,
+            ctx,
+            AuditEvent::success("security.label", format!("#{user_id}")).with_detail(format!("密级 {}", clearance.label_zh())),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Rotates one purpose's keys, audited.
     pub async fn rotate_keys(&self, ctx: &AuditCtx, purpose: Purpose) -> IamResult<i64> {
         let v = self.keys.rotate(&self.db, purpose, self.now()).await?;
@@ -666,8 +768,9 @@ mod tests {
             role_canon(1, "x", "subtree", 0, &["b".into(), "a".into()]),
             role_canon(1, "x", "subtree", 0, &["a".into(), "b".into()])
         );
-        assert_eq!(user_canon(1, "u", "4453", None, &[3, 1]), user_canon(1, "u", "4453", None, &[1, 3]));
-        assert_ne!(user_canon(1, "u", "4453", None, &[1]), user_canon(1, "u", "4453", Some(1), &[1]));
+        assert_eq!(user_canon(1, "u", "4453", None, &[3, 1], (2, 2)), user_canon(1, "u", "4453", None, &[1, 3], (2, 2)));
+        assert_ne!(user_canon(1, "u", "4453", None, &[1], (2, 2)), user_canon(1, "u", "4453", Some(1), &[1], (2, 2)));
+        assert_ne!(user_canon(1, "u", "4453", None, &[1], (2, 2)), user_canon(1, "u", "4453", None, &[1], (2, 3)));
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct User {
     pub roles: Vec<RoleBrief>,
     /// `active`, `locked` or `disabled`.
     pub status: String,
+    /// Clearance as a subject (安全标记): which labelled objects the account may reach.
+    pub clearance: tg_kernel::SecurityLabel,
+    /// Label as an object: accounts above a viewer's clearance are invisible to them.
+    pub label: tg_kernel::SecurityLabel,
     pub must_change_password: bool,
     pub is_demo: bool,
     pub last_login_at: Option<String>,
@@ -125,11 +129,11 @@ pub fn password_problem(password: &str, username: &str, min_len: usize) -> Optio
 }
 
 const SELECT: &str = "SELECT u.id, u.username, u.display_name, u.phone, u.region_code, r.name, u.department_id, d.name, \
-    u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at \
+    u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at, u.clearance, u.label \
     FROM users u JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id";
 
 const SELECT_PAGED: &str = "SELECT u.id, u.username, u.display_name, u.phone, u.region_code, r.name, u.department_id, d.name, \
-    u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at \
+    u.status, u.must_change_password, u.is_demo, u.last_login_at, u.created_at, u.clearance, u.label \
     FROM users u JOIN (SELECT u.id FROM users u WHERE 1=1";
 
 /// AAD that binds an encrypted phone number to its account (usernames never change).
@@ -169,6 +173,8 @@ fn from_row(keys: &Keyring, row: &tg_db::Row) -> Result<User, sqlx::Error> {
         is_demo: row.try_get::<i64, _>(10)? != 0,
         last_login_at: row.try_get::<Option<i64>, _>(11)?.map(to_rfc3339),
         created_at: to_rfc3339(row.try_get(12)?),
+        clearance: tg_kernel::SecurityLabel::from_level(row.try_get(13)?).unwrap_or(tg_kernel::SecurityLabel::Sensitive),
+        label: tg_kernel::SecurityLabel::from_level(row.try_get(14)?).unwrap_or(tg_kernel::SecurityLabel::Sensitive),
     })
 }
 
@@ -177,6 +183,9 @@ pub(crate) fn apply_user_scope(q: &mut SqlBuf, scope: &DataScope) {
     q.push(" AND u.region_code >= ").bind(lo).push(" AND u.region_code < ").bind(hi);
     if let Some(d) = scope.department_id {
         q.push(" AND u.department_id = ").bind(d);
+    }
+    if let Some(c) = scope.clearance {
+        q.push(" AND u.label <= ").bind(c.level());
     }
 }
 
@@ -306,7 +315,7 @@ impl Iam {
 
     /// Checks that a region and department exist, fit together, and lie within `scope`.
     async fn check_placement(&self, scope: &DataScope, region: &RegionCode, department_id: Option<i64>) -> IamResult<()> {
-        let target = DataScope { region: region.clone(), department_id };
+        let target = DataScope { region: region.clone(), department_id, clearance: None };
         if !scope.covers(&target) {
             return Err(IamError::OutOfScope);
         }

@@ -13,5 +13,5 @@ pub mod validate;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use page::{Page, PageQuery};
 pub use region::{RegionCode, RegionLevel};
-pub use scope::DataScope;
+pub use scope::{DataScope, SecurityLabel};
 pub use validate::{FieldError, ValidationErrors};

@@ -273,7 +273,11 @@ async fn main() -> Result<()> {
                     must_change_password: true,
                     is_demo: false,
                 };
-                app.iam.insert_user(&ctx, &spec).await?;
+                let id = app.iam.insert_user(&ctx, &spec).await?;
+                if role == "secadmin" {
+                    // The security administrator holds the highest clearance to label others.
+                    app.iam.set_clearance_unchecked(&ctx, id, tg_kernel::SecurityLabel::Sensitive).await?;
+                }
                 println!("  {login}\t{password}");
             }
         }

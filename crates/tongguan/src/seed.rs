@@ -84,7 +84,10 @@ pub async fn seed_demo(iam: &Iam, pack: &Pack) -> Result<SeedReport> {
             must_change_password: false,
             is_demo: true,
         };
-        iam.insert_user(&ctx, &spec).await?;
+        let id = iam.insert_user(&ctx, &spec).await?;
+        if a.role == "secadmin" {
+            iam.set_clearance_unchecked(&ctx, id, tg_kernel::SecurityLabel::Sensitive).await?;
+        }
     }
     Ok(SeedReport { departments: dept_ids.len(), grids, accounts: demo.accounts.len() })
 }

@@ -4,7 +4,7 @@ import { sealPassword } from './envelope'
 import type {
   AuditRecord, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
   Message, MfaStatus, NewUser, OtpEnrollment, Page, PageParams, PermissionDef, PolicySettings, Region, Role, RoleInput, RotateResult,
-  SystemInfo, UnmaskedPhone, User, UserUpdate, VerifyReport,
+  SecurityLabel, SystemInfo, UnmaskedPhone, User, UserUpdate, VerifyReport,
 } from './types'
 
 export const systemApi = {
@@ -59,6 +59,9 @@ export const usersApi = {
   unlock: (id: number) => request<User>(`/api/v1/users/${id}/unlock`, { method: 'POST' }),
   remove: (id: number) => request<void>(`/api/v1/users/${id}`, { method: 'DELETE' }),
   grant: (id: number, roles: string[]) => request<User>(`/api/v1/users/${id}/roles`, { method: 'PUT', body: { roles } }),
+  /** Security labels (安全标记): the account's clearance as a subject and its label as an object. */
+  setLabels: (id: number, clearance: SecurityLabel, label: SecurityLabel) =>
+    request<User>(`/api/v1/users/${id}/security-labels`, { method: 'PUT', body: { clearance, label }, silent: true }),
   /** The clear phone number, for a holder of pii:unmask who states why (audited). */
   unmaskPhone: (id: number, reason: string) =>
     request<UnmaskedPhone>(`/api/v1/users/${id}/unmask`, { method: 'POST', body: { reason }, silent: true }),

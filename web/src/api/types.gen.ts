@@ -635,6 +635,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{id}/security-labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set an account's security labels (clearance and label), up to the caller's own clearance. */
+        put: operations["users_security_labels"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{id}/unlock": {
         parameters: {
             query?: never;
@@ -778,6 +795,12 @@ export interface components {
             provider: string;
             /** @description Key check value of the root key (never the key). */
             root_kcv: string;
+        };
+        LabelsInput: {
+            /** @description The account's clearance as a subject. */
+            clearance: components["schemas"]["SecurityLabel"];
+            /** @description The account's own sensitivity as an object. */
+            label: components["schemas"]["SecurityLabel"];
         };
         /** @description A one-time login nonce and the public key to encrypt the password to. */
         LoginChallenge: {
@@ -1005,6 +1028,8 @@ export interface components {
         };
         Page_User: {
             items: {
+                /** @description Clearance as a subject (安全标记): which labelled objects the account may reach. */
+                clearance: components["schemas"]["SecurityLabel"];
                 created_at: string;
                 /** Format: int64 */
                 department_id?: number | null;
@@ -1013,6 +1038,8 @@ export interface components {
                 /** Format: int64 */
                 id: number;
                 is_demo: boolean;
+                /** @description Label as an object: accounts above a viewer's clearance are invisible to them. */
+                label: components["schemas"]["SecurityLabel"];
                 last_login_at?: string | null;
                 must_change_password: boolean;
                 /** @description Masked mobile number, e.g. `138****1234`. */
@@ -1128,6 +1155,12 @@ export interface components {
             department_only: boolean;
             region_code: string;
         };
+        /**
+         * @description Security label (安全标记, 等保 §8.1.4.2 g) of a subject (its clearance) or an object (its
+         *     sensitivity): a subject may reach objects whose label does not exceed its clearance.
+         * @enum {string}
+         */
+        SecurityLabel: "public" | "internal" | "sensitive";
         SystemInfo: {
             city_code: string;
             city_name: string;
@@ -1146,6 +1179,8 @@ export interface components {
             user_id: number;
         };
         User: {
+            /** @description Clearance as a subject (安全标记): which labelled objects the account may reach. */
+            clearance: components["schemas"]["SecurityLabel"];
             created_at: string;
             /** Format: int64 */
             department_id?: number | null;
@@ -1154,6 +1189,8 @@ export interface components {
             /** Format: int64 */
             id: number;
             is_demo: boolean;
+            /** @description Label as an object: accounts above a viewer's clearance are invisible to them. */
+            label: components["schemas"]["SecurityLabel"];
             last_login_at?: string | null;
             must_change_password: boolean;
             /** @description Masked mobile number, e.g. `138****1234`. */
@@ -2897,6 +2934,55 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_security_labels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LabelsInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

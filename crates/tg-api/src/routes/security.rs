@@ -55,6 +55,15 @@ pub struct UnmaskInput {
     pub reason: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsInput {
+    /// The account's clearance as a subject.
+    pub clearance: tg_kernel::SecurityLabel,
+    /// The account's own sensitivity as an object.
+    pub label: tg_kernel::SecurityLabel,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UnmaskedPhone {
     pub user_id: i64,
@@ -149,6 +158,19 @@ async fn unmask(
     Ok((no_store(), Json(UnmaskedPhone { user_id: id, phone })))
 }
 
+/// Set an account's security labels (clearance and label), up to the caller's own clearance.
+#[utoipa::path(operation_id = "users_security_labels", put, path = "/api/v1/users/{id}/security-labels", tag = "users",
+    request_body = LabelsInput, params(("id" = i64, Path)),
+    responses((status = 200, body = tg_iam::users::User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn security_labels(
+    State(s): State<AppState>,
+    auth: Auth<perm::SecurityWrite>,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<LabelsInput>,
+) -> ApiResult<Json<tg_iam::users::User>> {
+    Ok(Json(s.iam.set_security_labels(&auth.principal, &auth.ctx(), id, input.clearance, input.label).await?))
+}
+
 /// The caller's messages (security alerts for administrators), newest first.
 #[utoipa::path(operation_id = "messages_list", get, path = "/api/v1/messages", tag = "messages", params(MessageParams),
     responses((status = 200, body = Page<Message>), (status = 401, body = ErrorBody)))]
@@ -178,6 +200,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa_reset))
         .routes(routes!(integrity_verify))
         .routes(routes!(unmask))
+        .routes(routes!(security_labels))
         .routes(routes!(messages))
         .routes(routes!(message_read))
 }

@@ -94,6 +94,7 @@ fn probes() -> Vec<Probe> {
         p(Method::POST, "/api/v1/security/mfa/{id}/reset", Some("mfa:reset"), User),
         p(Method::POST, "/api/v1/security/integrity/verify", Some("integrity:verify"), None),
         p(Method::POST, "/api/v1/users/{id}/unmask", Some("pii:unmask"), User),
+        p(Method::PUT, "/api/v1/users/{id}/security-labels", Some("security:write"), User),
         p(Method::GET, "/api/v1/messages", Option::None, None),
         p(Method::POST, "/api/v1/messages/{id}/read", Option::None, Message),
     ]
@@ -175,6 +176,7 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
                 "/api/v1/users/{id}/reset-password" => Some(json!({"password": "Reset@2026z"})),
                 "/api/v1/users/{id}/roles" => Some(json!({"roles": ["grid_worker"]})),
                 "/api/v1/users/{id}/unmask" => Some(json!({"reason": "核实联系方式"})),
+                "/api/v1/users/{id}/security-labels" => Some(json!({"clearance": "internal", "label": "internal"})),
                 _ if probe.method == Method::POST => Some(json!({})),
                 _ => None,
             };

@@ -24,6 +24,7 @@ crate::both_engines!(
     audit_retention_purge_keeps_the_chain_verifiable,
     audit_records_ship_to_syslog,
     intrusion_rules_raise_alerts,
+    security_labels_hide_objects_above_clearance,
 );
 
 async fn login_envelope_refuses_replay_and_plaintext(e: Engine) {
@@ -646,4 +647,44 @@ async fn two_nodes_share_sessions_and_survive_one_stopping() {
     assert_eq!(list.body["total"], 1, "{:?}", list.body);
     assert!(tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap().ok, "one chain across both nodes");
     node2.iam.db().close().await;
+}
+
+async fn security_labels_hide_objects_above_clearance(e: Engine) {
+    let t = spawn_app(e).await;
+    let sec = t.demo("secadmin").await;
+    let leader = t.demo("city.leader").await;
+    let clerk = t.user_id("city.clerk").await;
+    assert_eq!(leader.get(&format!("/api/v1/users/{clerk}")).await.status, StatusCode::OK);
+    // The security administrator labels the clerk's account 敏感.
+    let r = sec.put(&format!("/api/v1/users/{clerk}/security-labels"), json!({"clearance": "internal", "label": "sensitive"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["label"], "sensitive");
+    // A leader with 内部 clearance no longer reaches it: not in lists, not by id, not for writes.
+    assert_eq!(leader.get(&format!("/api/v1/users/{clerk}")).await.status, StatusCode::NOT_FOUND);
+    let list = leader.get("/api/v1/users?page_size=100").await;
+    assert!(list.body["items"].as_array().unwrap().iter().all(|u| u["username"] != "city.clerk"));
+    let sys = t.demo("sysadmin").await;
+    assert_eq!(sys.post(&format!("/api/v1/users/{clerk}/lock"), json!({})).await.status, StatusCode::NOT_FOUND);
+    // Raising the leader's clearance makes it visible again; nobody labels above their own clearance.
+    let leader_id = t.user_id("city.leader").await;
+    let r = sec.put(&format!("/api/v1/users/{leader_id}/security-labels"), json!({"clearance": "sensitive", "label": "internal"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let leader = t.demo("city.leader").await;
+    assert_eq!(leader.get(&format!("/api/v1/users/{clerk}")).await.status, StatusCode::OK);
+    assert_eq!(
+        sec.put(
+            &format!("/api/v1/users/{}/security-labels", t.user_id("secadmin").await),
+            json!({"clearance": "public", "label": "public"})
+        )
+        .await
+        .code(),
+        "user.self"
+    );
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'security.label'").await, 3, "2 changes + the seed's clearance");
+    // A label lowered behind the application's back is caught by the row MAC.
+    t.exec("UPDATE users SET label = 1 WHERE username = 'city.clerk'").await;
+    let r = t.anon().post("/api/v1/auth/login", json!({"username": "city.clerk", "password": DEMO_PASSWORD})).await;
+    assert_eq!(r.code(), "integrity.failed");
+    let report = sec.post("/api/v1/security/integrity/verify", json!({})).await;
+    assert!(report.body["problems"].as_array().unwrap().iter().any(|p| p["id"].as_str().unwrap().contains("city.clerk")));
 }
