@@ -320,7 +320,7 @@ impl Iam {
 
     /// Intrusion rule: one source failing against many accounts (credential stuffing) raises an alert.
     async fn note_failure_source(&self, ip: &str, username: &str) -> IamResult<()> {
-        if self.limiter.distinct_failures(ip, username, self.now()) == STUFFING_ACCOUNTS {
+        if self.limiter.distinct_failures(ip, username, STUFFING_ACCOUNTS, self.now()) {
             self.raise_alert(
                 "brute_force",
                 "critical",

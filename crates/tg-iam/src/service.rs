@@ -184,9 +184,7 @@ impl Iam {
             // Beijing time (UTC+8), hours [start, end) are office hours.
             let hour = (now.div_euclid(3_600_000) + 8).rem_euclid(24);
             let (start, end) = policy.office_hours;
-            if (hour < start || hour >= end)
-                && self.limiter.distinct_failures(&format!("offhours:{}:{}", ctx.actor_username, now / 3_600_000), "x", now) == 1
-            {
+            if (hour < start || hour >= end) && self.limiter.once_per(&format!("offhours:{}", ctx.actor_username), 3_600_000, now) {
                 alert = Some((
                     "off_hours_admin",
                     "管理员非工作时间操作".into(),
@@ -201,8 +199,7 @@ impl Iam {
             _ => None,
         };
         if let Some((kind, limit)) = bulk {
-            let n = self.limiter.events(&format!("bulk:{kind}:{}", ctx.actor_username), now);
-            if n == limit {
+            if self.limiter.events(&format!("bulk:{kind}:{}", ctx.actor_username), limit, now) {
                 alert = Some((
                     "mass_export",
                     "疑似批量导出或读取个人信息".into(),
