@@ -23,7 +23,8 @@ export default defineConfig({
   plugins: [vue(), noRemoteFonts()],
   server: {
     proxy: {
-      '/api': backend,
+      // '/api/' and not '/api': the API docs page itself (/api-docs) is served by Vite.
+      '/api/': backend,
       '/healthz': backend,
       '/readyz': backend,
       '/metrics': backend,
