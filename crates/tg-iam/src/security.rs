@@ -35,21 +35,23 @@ fn role_canon(id: i64, code: &str, data_scope: &str, require_mfa: i64, perms: &[
 /// Canonical bytes of a user's grants, data scope and security labels: id, username, region,
 /// department, sorted role ids, clearance and label.
 fn user_canon(id: i64, username: &str, region: &str, department: Option<i64>, role_ids: &[i64], labels: (i64, i64)) -> Vec<u8> {
+    let (clearance, label) = (labels.0.to_string(), labels.1.to_string());
+    user_fields(id, department, role_ids, |id, dept, roles| {
+        len_prefixed(&["user-acl-v2", id, username, region, dept, roles, &clearance, &label])
+    })
+}
+
+/// The id, department and sorted role ids of a user as text, for the canonical forms.
+fn user_fields<R>(id: i64, department: Option<i64>, role_ids: &[i64], f: impl FnOnce(&str, &str, &str) -> R) -> R {
     let mut r = role_ids.to_vec();
     r.sort_unstable();
     let roles = r.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let (id, dept) = (id.to_string(), department.map(|d| d.to_string()).unwrap_or_default());
-    let (clearance, label) = (labels.0.to_string(), labels.1.to_string());
-    len_prefixed(&["user-acl-v2", &id, username, region, &dept, &roles, &clearance, &label])
+    f(&id.to_string(), &department.map(|d| d.to_string()).unwrap_or_default(), &roles)
 }
 
 /// The form before security labels existed, accepted once to upgrade rows (see `secure_legacy_rows`).
 fn user_canon_v1(id: i64, username: &str, region: &str, department: Option<i64>, role_ids: &[i64]) -> Vec<u8> {
-    let mut r = role_ids.to_vec();
-    r.sort_unstable();
-    let roles = r.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let (id, dept) = (id.to_string(), department.map(|d| d.to_string()).unwrap_or_default());
-    len_prefixed(&["user-acl-v1", &id, username, region, &dept, &roles])
+    user_fields(id, department, role_ids, |id, dept, roles| len_prefixed(&["user-acl-v1", id, username, region, dept, roles]))
 }
 
 fn setting_canon(name: &str, value: &str) -> Vec<u8> {
