@@ -83,5 +83,5 @@ token=$(cd web && node scripts/api-token.mjs "http://127.0.0.1:$stport" sysadmin
 # Logout and password change would end the fuzzing session; everything else is exercised.
 st run "http://127.0.0.1:$stport/api/openapi.json" -H "Authorization: Bearer $token" \
   --checks not_a_server_error --exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/password \
-  -n "${TG_SCHEMATHESIS_EXAMPLES:-20}" --max-time "${TG_SCHEMATHESIS_SECONDS:-150}" -w 2 --no-shrink \
+  -n "${TG_SCHEMATHESIS_EXAMPLES:-20}" --max-time "${TG_SCHEMATHESIS_SECONDS:-150}" -w 1 --no-shrink \
   --seed "${TG_SCHEMATHESIS_SEED:-20261129}" --warnings off
