@@ -33,6 +33,15 @@ step "rust: unit and API tests"
 if [[ -n "${CI:-}" && "${CI}" != "false" ]]; then export TONGGUAN_TEST_PG=1; fi
 cargo test --workspace --features tongguan/web
 
+step "spatial: tg-spatial against shapely (GEOS) and GeographicLib on generated data, zero differences"
+python3 -c "import shapely, geographiclib" 2>/dev/null || python3 -m pip install -q "shapely==2.1.2" geographiclib
+cargo build -p tg-bench-spatial
+spatial=$(mktemp -d)
+"$TARGET/debug/tg-bench-spatial" gen "$spatial" 200000
+"$TARGET/debug/tg-bench-spatial" run "$spatial" > "$spatial/timings.json"
+python3 bench/spatial/crosscheck.py "$spatial" --max-line-queries 60
+rm -rf "$spatial"
+
 step "fuzz: bounded cargo-fuzz runs of the parsers (longer runs: docs/security.md)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --sanitizer none -O)
