@@ -89,6 +89,7 @@ pub mod perm {
         AuditRead => "audit:read", AuditExport => "audit:export", AuditVerify => "audit:verify",
         SecurityRead => "security:read", SecurityWrite => "security:write", KeysRotate => "keys:rotate",
         IntegrityVerify => "integrity:verify", MfaReset => "mfa:reset", PiiUnmask => "pii:unmask",
+        MapRead => "map:read", MapWrite => "map:write", MapLayer => "map:layer",
     }
     /// Any signed-in user whose password is in order.
     pub struct SignedIn;

@@ -68,6 +68,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::roles::router())
         .merge(routes::audit::router())
         .merge(routes::security::router())
+        .merge(routes::map::router())
 }
 
 /// The OpenAPI document generated from the handlers.

@@ -45,6 +45,7 @@ impl Default for ApiConfig {
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub iam: Iam,
+    pub map: tg_map::MapService,
     pub config: Arc<ApiConfig>,
     pub info: Arc<SystemInfo>,
 }

@@ -39,6 +39,9 @@ pub const CATALOGUE: &[PermissionDef] = &[
     PermissionDef { code: "integrity:verify", name: "完整性校验", group: "安全管理" },
     PermissionDef { code: "mfa:reset", name: "重置用户动态口令令牌", group: "安全管理" },
     PermissionDef { code: "pii:unmask", name: "查看未脱敏个人信息", group: "个人信息保护" },
+    PermissionDef { code: "map:read", name: "查看地图图层与空间查询", group: "全域智图" },
+    PermissionDef { code: "map:write", name: "采集和维护地图要素", group: "全域智图" },
+    PermissionDef { code: "map:layer", name: "管理图层与行政区划边界", group: "全域智图" },
 ];
 
 pub fn is_known(code: &str) -> bool {
@@ -75,7 +78,8 @@ pub fn duty_of(permission: &str) -> Option<AdminDuty> {
         | "dept:write"
         | "region:write"
         | "config:read"
-        | "config:write" => Some(AdminDuty::System),
+        | "config:write"
+        | "map:layer" => Some(AdminDuty::System),
         "role:write" | "grant:write" | "security:read" | "security:write" | "keys:rotate" | "integrity:verify" | "mfa:reset" => {
             Some(AdminDuty::Security)
         }
@@ -132,6 +136,8 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "role:read",
             "config:read",
             "config:write",
+            "map:read",
+            "map:layer",
         ],
         require_mfa: true,
     },
@@ -168,7 +174,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "市领导",
         description: "查看全市数据",
         data_scope: "subtree",
-        permissions: &["region:read", "dept:read", "user:read"],
+        permissions: &["region:read", "dept:read", "user:read", "map:read"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -176,7 +182,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "县区领导",
         description: "查看本县(市、区)及下级数据",
         data_scope: "subtree",
-        permissions: &["region:read", "dept:read", "user:read"],
+        permissions: &["region:read", "dept:read", "user:read", "map:read"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -184,7 +190,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "镇街工作人员",
         description: "处理本镇(街道)及下级业务",
         data_scope: "subtree",
-        permissions: &["region:read", "user:read"],
+        permissions: &["region:read", "user:read", "map:read", "map:write"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -192,7 +198,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "网格员",
         description: "负责本村(社区)及网格的采集与巡查",
         data_scope: "subtree",
-        permissions: &["region:read"],
+        permissions: &["region:read", "map:read", "map:write"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -200,7 +206,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "部门业务员",
         description: "处理本部门业务，数据范围限于本部门",
         data_scope: "subtree_dept",
-        permissions: &["region:read", "dept:read"],
+        permissions: &["region:read", "dept:read", "map:read"],
         require_mfa: false,
     },
     BuiltinRole {

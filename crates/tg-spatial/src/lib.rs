@@ -17,6 +17,7 @@
 pub mod area;
 pub mod crs;
 pub mod geodesic;
+pub mod geojson;
 pub mod mvt;
 pub mod points;
 pub mod shape;
@@ -25,7 +26,7 @@ pub mod tile;
 pub use area::{AreaIndex, Location, PreparedArea};
 pub use crs::Crs;
 pub use geo_types;
-pub use points::{Cluster, HeatCell, PointIndex, TilePoints};
+pub use points::{cluster_points, heat_points, tile_subset, Cluster, HeatCell, PointIndex, TilePoints};
 pub use shape::{MatchMode, PreparedShape, Shape};
 pub use tile::TileId;
 

@@ -288,6 +288,57 @@ impl PointIndex {
     }
 }
 
+/// Grid aggregation of an arbitrary set of points (for subsets such as the points of one
+/// town, where the layer-wide pyramid does not apply): the same cells as the pyramid.
+fn aggregate_points(points: impl Iterator<Item = (u64, Coord)>, level: u8) -> Vec<Cluster> {
+    let mut cells: HashMap<u64, Cell> = HashMap::new();
+    for (id, c) in points {
+        let (wx, wy) = lonlat_to_world(c);
+        let cell = cells.entry(cell_key(wx, wy, level)).or_default();
+        cell.count += 1;
+        cell.sx += wx;
+        cell.sy += wy;
+        cell.ids = cell.ids.wrapping_add(id);
+    }
+    let mut out: Vec<(u64, Cluster)> = cells.into_iter().map(|(k, c)| (k, PointIndex::to_cluster(&c))).collect();
+    out.sort_unstable_by_key(|(k, _)| *k);
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// [`PointIndex::clusters`] over a subset of points.
+pub fn cluster_points(points: impl Iterator<Item = (u64, Coord)>, zoom: f64) -> Vec<Cluster> {
+    let z = zoom.floor().clamp(0.0, 30.0) as u8;
+    if z > MAX_CLUSTER_ZOOM {
+        return points.map(|(id, c)| Cluster { lon: c.x, lat: c.y, count: 1, id: Some(id) }).collect();
+    }
+    aggregate_points(points, z + CLUSTER_SHIFT)
+}
+
+/// [`PointIndex::heat`] over a subset of points.
+pub fn heat_points(points: impl Iterator<Item = (u64, Coord)>, zoom: f64) -> Vec<HeatCell> {
+    let z = zoom.floor().clamp(0.0, 30.0) as u8;
+    aggregate_points(points, (z + HEAT_SHIFT).min(MAX_LEVEL))
+        .into_iter()
+        .map(|c| HeatCell { lon: c.lon, lat: c.lat, weight: c.count })
+        .collect()
+}
+
+/// [`PointIndex::tile_points`] over a subset of points (already limited to the tile's box).
+pub fn tile_subset(tile: TileId, points: Vec<(u64, Coord)>, raw_limit: usize) -> TilePoints {
+    let mut pts: Vec<(u64, Coord)> = points
+        .into_iter()
+        .filter(|(_, c)| {
+            let (wx, wy) = lonlat_to_world(*c);
+            tile.owns_world(wx, wy)
+        })
+        .collect();
+    if pts.len() <= raw_limit {
+        pts.sort_unstable_by_key(|(id, _)| *id);
+        return TilePoints::Raw(pts);
+    }
+    TilePoints::Thinned(aggregate_points(pts.into_iter(), tile.z.saturating_add(THIN_SHIFT).min(MAX_LEVEL)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +398,19 @@ mod tests {
         }
         let heat = idx.heat(all, 9.0);
         assert_eq!(heat.iter().map(|h| h.weight as usize).sum::<usize>(), pts.len());
+        // The subset functions give the same cells as the pyramid for the same points.
+        for z in [6.0, 11.0] {
+            let mut a = idx.clusters(all, z);
+            let mut b = cluster_points(pts.iter().copied(), z);
+            a.sort_by(|x, y| (x.lon, x.lat).partial_cmp(&(y.lon, y.lat)).unwrap());
+            b.sort_by(|x, y| (x.lon, x.lat).partial_cmp(&(y.lon, y.lat)).unwrap());
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!((x.count, x.id), (y.count, y.id));
+                assert!((x.lon - y.lon).abs() < 1e-9 && (x.lat - y.lat).abs() < 1e-9);
+            }
+        }
+        assert_eq!(heat_points(pts.iter().copied(), 9.0).len(), heat.len());
     }
 
     #[test]

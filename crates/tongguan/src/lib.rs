@@ -24,13 +24,16 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// All migrations of all engines, in dependency order.
 pub fn migrations() -> Vec<tg_db::Migration> {
-    tg_iam::MIGRATIONS.to_vec()
+    let mut all = tg_iam::MIGRATIONS.to_vec();
+    all.extend_from_slice(tg_map::MIGRATIONS);
+    all
 }
 
 /// A running installation: database, engines and the pack.
 #[derive(Clone, Debug)]
 pub struct App {
     pub iam: Iam,
+    pub map: tg_map::MapService,
     pub config: Arc<Config>,
     pub pack: Arc<Pack>,
 }
@@ -115,13 +118,18 @@ impl App {
         iam.load_regions(pack.regions_csv).await.context("loading regions from the pack")?;
         iam.secure_legacy_rows().await?;
         iam.ensure_builtin_roles().await?;
-        Ok(Self { iam, config: Arc::new(config), pack: Arc::new(pack) })
+        let map = tg_map::MapService::new(iam.clone());
+        map.ensure_boundaries(&tg_iam::AuditCtx::cli("system"), pack.boundaries_geojson)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the pack's boundaries: {e}"))?;
+        Ok(Self { iam, map, config: Arc::new(config), pack: Arc::new(pack) })
     }
 
     pub fn state(&self) -> AppState {
         let s = &self.config.server;
         AppState {
             iam: self.iam.clone(),
+            map: self.map.clone(),
             config: Arc::new(ApiConfig {
                 cookie_secure: s.cookie_secure,
                 require_https: s.require_https,
@@ -172,10 +180,20 @@ impl App {
     }
 
     /// Seeds the demo data when this is the embedded default with an empty database.
+    /// The demo map layers (no-op when present).
+    pub async fn seed_demo_map(&self) -> Result<usize> {
+        let city = tg_kernel::RegionCode::parse(&self.pack.info.city_code)?;
+        self.map
+            .seed_demo(&tg_iam::AuditCtx::cli("seed-demo"), &city, self.pack.demo.map_demo_events)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding demo map data: {e}"))
+    }
+
     pub async fn seed_if_empty(&self) -> Result<bool> {
         if self.config.is_embedded_default() && self.config.demo.seed_on_empty && self.iam.user_count().await? == 0 {
             let r = seed::seed_demo(&self.iam, &self.pack).await?;
-            tracing::info!(departments = r.departments, grids = r.grids, accounts = r.accounts, "seeded demo data");
+            let events = self.seed_demo_map().await?;
+            tracing::info!(departments = r.departments, grids = r.grids, accounts = r.accounts, events, "seeded demo data");
             return Ok(true);
         }
         Ok(false)

@@ -284,7 +284,8 @@ async fn main() -> Result<()> {
         Command::Migrate => println!("数据库已是最新版本"),
         Command::SeedDemo => {
             let r = tongguan::seed::seed_demo(&app.iam, &app.pack).await?;
-            println!("演示数据：{} 个部门，{} 个网格，{} 个账号", r.departments, r.grids, r.accounts);
+            let events = app.seed_demo_map().await?;
+            println!("演示数据：{} 个部门，{} 个网格，{} 个账号，{} 个地图事件点", r.departments, r.grids, r.accounts, events);
         }
         Command::User(cmd) => user_command(&app, cmd).await?,
         Command::Audit(AuditCmd::Checkpoint) => {

@@ -6,6 +6,8 @@ use serde::Deserialize;
 pub const PACK_TOML: &str = include_str!("../../../packs/yunfu/pack.toml");
 pub const REGIONS_CSV: &str = include_str!("../../../packs/yunfu/regions.csv");
 pub const DEMO_TOML: &str = include_str!("../../../packs/yunfu/demo.toml");
+/// Official city and county boundaries (GeoJSON, WGS-84), see packs/yunfu/SOURCES.md.
+pub const BOUNDARIES_GEOJSON: &str = include_str!("../../../packs/yunfu/boundaries.geojson");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +42,8 @@ pub struct DemoAccount {
 pub struct DemoTemplates {
     pub demo_password: String,
     pub grids_per_village: Vec<String>,
+    /// Demo event points on the map.
+    pub map_demo_events: usize,
     pub city_departments: Vec<DeptTemplate>,
     pub county_departments: Vec<DeptTemplate>,
     pub town_department: String,
@@ -50,6 +54,7 @@ pub struct DemoTemplates {
 pub struct Pack {
     pub info: PackInfo,
     pub regions_csv: &'static str,
+    pub boundaries_geojson: &'static str,
     pub demo: DemoTemplates,
 }
 
@@ -58,7 +63,7 @@ impl Pack {
         let info: PackInfo = toml::from_str(PACK_TOML).context("packs/yunfu/pack.toml")?;
         let demo: DemoTemplates = toml::from_str(DEMO_TOML).context("packs/yunfu/demo.toml")?;
         tg_iam::regions::parse_region_csv(REGIONS_CSV).map_err(|e| anyhow::anyhow!("packs/yunfu/regions.csv: {}", e.join("; ")))?;
-        Ok(Self { info, regions_csv: REGIONS_CSV, demo })
+        Ok(Self { info, regions_csv: REGIONS_CSV, boundaries_geojson: BOUNDARIES_GEOJSON, demo })
     }
 }
 

@@ -211,6 +211,188 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/map/boundaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Administrative boundaries in the caller's scope (GeoJSON FeatureCollection): the offline
+         *     base map and the 行政区域 query shapes.
+         */
+        get: operations["map_boundaries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/features/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One feature. */
+        get: operations["map_features_get"];
+        /** Update a feature (send the `version` you read). */
+        put: operations["map_features_update"];
+        post?: never;
+        /** Delete a feature. */
+        delete: operations["map_features_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/judge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 空间判断: which region each point falls in, and whether a shape covers it (≤ 10,000 points). */
+        post: operations["map_judge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Layers the caller may see. */
+        get: operations["map_layers_list"];
+        put?: never;
+        /** Create a layer. */
+        post: operations["map_layers_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One layer. */
+        get: operations["map_layers_get"];
+        /** Update a layer (send the `version` you read; a concurrent edit gives 409). */
+        put: operations["map_layers_update"];
+        post?: never;
+        /** Delete a layer with its features. */
+        delete: operations["map_layers_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}/clusters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Point clusters of a layer for a viewport and zoom (聚合). */
+        get: operations["map_clusters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}/features": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Features of a layer in the caller's scope. */
+        get: operations["map_features_list"];
+        put?: never;
+        /** Add a feature to a layer. */
+        post: operations["map_features_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}/heat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A heat grid of a layer for a viewport and zoom (热力). */
+        get: operations["map_heat"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 空间查询: features inside (正向匹配) or outside (反向匹配) a polygon, circle, rectangle, line
+         *     buffer or administrative region, with attribute filters, in the caller's scope, paged.
+         */
+        post: operations["map_query"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/tiles/{id}/{z}/{x}/{y}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A Mapbox Vector Tile of a layer (`{y}` may carry the `.mvt` suffix). */
+        get: operations["map_tile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/messages": {
         parameters: {
             query?: never;
@@ -690,6 +872,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One attribute of a layer's features. */
+        AttrDef: {
+            /** @description Label shown to users. */
+            label: string;
+            /** @description Property key (letters, digits, `_`). */
+            name: string;
+            required?: boolean;
+            /** @description `text`, `number`, `integer`, `bool` or `date` (YYYY-MM-DD). */
+            type: string;
+        };
+        AttrFilter: {
+            field: string;
+            /** @description `eq`, `ne`, `gt`, `lt`, `contains`. */
+            op: string;
+            value: Record<string, never>;
+        };
         AuditRecord: {
             action: string;
             /** Format: int64 */
@@ -736,6 +934,39 @@ export interface components {
             /** @description Chinese message for people. */
             message: string;
         };
+        Feature: {
+            created_at: string;
+            crs: string;
+            /** @description GeoJSON geometry in the requested `crs`. */
+            geometry: Record<string, never>;
+            /** Format: int64 */
+            id: number;
+            is_demo: boolean;
+            /** Format: int64 */
+            layer_id: number;
+            name: string;
+            properties: Record<string, never>;
+            region_code: string;
+            region_name: string;
+            updated_at: string;
+            /** Format: int64 */
+            version: number;
+        };
+        FeatureInput: {
+            /** @description Coordinate system of `geometry`: EPSG:4326, EPSG:4490, GCJ02, BD09 or EPSG:3857. */
+            crs?: string | null;
+            /** @description GeoJSON geometry in `crs` (default EPSG:4326). */
+            geometry: Record<string, never>;
+            name?: string;
+            properties?: Record<string, never>;
+            /** @description The region the feature belongs to; found from the boundaries when absent. */
+            region_code?: string | null;
+            /**
+             * Format: int64
+             * @description Required on update: the version the edit started from.
+             */
+            version?: number | null;
+        };
         FieldError: {
             field: string;
             /** @description Chinese message for the user. */
@@ -778,6 +1009,26 @@ export interface components {
             /** Format: int64 */
             users_checked: number;
         };
+        JudgeRequest: {
+            crs?: string | null;
+            /** @description Points [lon, lat] (at most 10,000). */
+            points: number[][];
+            shape?: null | components["schemas"]["ShapeInput"];
+        };
+        Judgment: {
+            /** @description Against the shape, when one was given (boundary counts as inside). */
+            inside?: boolean | null;
+            /** Format: double */
+            lat: number;
+            /**
+             * Format: double
+             * @description The point in canonical WGS-84.
+             */
+            lon: number;
+            /** @description The finest region whose boundary covers the point (点与辖区). */
+            region_code?: string | null;
+            region_name?: string | null;
+        };
         /** @description One key version as the security page lists it (never the key itself). */
         KeyInfo: {
             created_at: string;
@@ -801,6 +1052,53 @@ export interface components {
             clearance: components["schemas"]["SecurityLabel"];
             /** @description The account's own sensitivity as an object. */
             label: components["schemas"]["SecurityLabel"];
+        };
+        Layer: {
+            attr_schema: components["schemas"]["AttrDef"][];
+            code: string;
+            created_at: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            description: string;
+            /** Format: int64 */
+            feature_count: number;
+            /** @description `point`, `line` or `polygon`. */
+            geometry_type: string;
+            /** Format: int64 */
+            id: number;
+            is_demo: boolean;
+            name: string;
+            region_code: string;
+            region_name: string;
+            /** @description Drawing style for the map (colour, icon, component), free-form JSON. */
+            style: Record<string, never>;
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description Optimistic-lock version: send it back when updating.
+             */
+            version: number;
+            /** @description Role codes that may see the layer; empty = everyone with map access in scope. */
+            visible_roles: string[];
+        };
+        LayerInput: {
+            attr_schema?: components["schemas"]["AttrDef"][];
+            /** @description Unique code, e.g. `demo_events` (letters, digits, `_`, `-`). */
+            code: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            description?: string;
+            geometry_type: string;
+            name: string;
+            /** @description Owner region; defaults to the user's region. */
+            region_code?: string | null;
+            style?: Record<string, never>;
+            /**
+             * Format: int64
+             * @description Required on update: the version the edit started from.
+             */
+            version?: number | null;
+            visible_roles?: string[];
         };
         /** @description A one-time login nonce and the public key to encrypt the password to. */
         LoginChallenge: {
@@ -940,6 +1238,68 @@ export interface components {
                 region_name: string;
                 /** Format: int64 */
                 user_count: number;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_Feature: {
+            items: {
+                created_at: string;
+                crs: string;
+                /** @description GeoJSON geometry in the requested `crs`. */
+                geometry: Record<string, never>;
+                /** Format: int64 */
+                id: number;
+                is_demo: boolean;
+                /** Format: int64 */
+                layer_id: number;
+                name: string;
+                properties: Record<string, never>;
+                region_code: string;
+                region_name: string;
+                updated_at: string;
+                /** Format: int64 */
+                version: number;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_Layer: {
+            items: {
+                attr_schema: components["schemas"]["AttrDef"][];
+                code: string;
+                created_at: string;
+                /** Format: int64 */
+                department_id?: number | null;
+                description: string;
+                /** Format: int64 */
+                feature_count: number;
+                /** @description `point`, `line` or `polygon`. */
+                geometry_type: string;
+                /** Format: int64 */
+                id: number;
+                is_demo: boolean;
+                name: string;
+                region_code: string;
+                region_name: string;
+                /** @description Drawing style for the map (colour, icon, component), free-form JSON. */
+                style: Record<string, never>;
+                updated_at: string;
+                /**
+                 * Format: int64
+                 * @description Optimistic-lock version: send it back when updating.
+                 */
+                version: number;
+                /** @description Role codes that may see the layer; empty = everyone with map access in scope. */
+                visible_roles: string[];
             }[];
             /** Format: int32 */
             page: number;
@@ -1097,6 +1457,20 @@ export interface components {
          * @enum {string}
          */
         Purpose: "fields" | "index" | "audit" | "acl" | "pepper" | "signing";
+        QueryRequest: {
+            /** @description Coordinate system of the shape and of the returned geometries. */
+            crs?: string | null;
+            filters?: components["schemas"]["AttrFilter"][];
+            /** @description `inside` (正向匹配, default) or `outside` (反向匹配). */
+            mode?: string;
+            /** Format: int32 */
+            page?: number | null;
+            /** Format: int32 */
+            page_size?: number | null;
+            /** @description Narrow to a region within the user's scope. */
+            region_code?: string | null;
+            shape: components["schemas"]["ShapeInput"];
+        };
         Region: {
             code: string;
             has_children: boolean;
@@ -1161,6 +1535,32 @@ export interface components {
          * @enum {string}
          */
         SecurityLabel: "public" | "internal" | "sensitive";
+        /** @description A query shape as the API takes it, in `crs` coordinates. */
+        ShapeInput: {
+            geometry: Record<string, never>;
+            /** @enum {string} */
+            type: "polygon";
+        } | {
+            center: number[];
+            /** Format: double */
+            radius_m: number;
+            /** @enum {string} */
+            type: "circle";
+        } | {
+            bbox: number[];
+            /** @enum {string} */
+            type: "rect";
+        } | {
+            /** Format: double */
+            distance_m: number;
+            line: number[][];
+            /** @enum {string} */
+            type: "line_buffer";
+        } | {
+            region_code: string;
+            /** @enum {string} */
+            type: "region";
+        };
         SystemInfo: {
             city_code: string;
             city_name: string;
@@ -1744,6 +2144,559 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_boundaries: {
+        parameters: {
+            query?: {
+                /** @description city, county, town, village or group; all levels when absent. */
+                level?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_features_get: {
+        parameters: {
+            query?: {
+                /** @description EPSG:4326 (default), EPSG:4490, GCJ02, BD09 or EPSG:3857. */
+                crs?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feature"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_features_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeatureInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feature"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_features_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_judge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JudgeRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Judgment"][];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_layers_list: {
+        parameters: {
+            query?: {
+                /** @description Name or code contains. */
+                q?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Layer"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_layers_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayerInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layer"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_layers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layer"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_layers_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayerInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Layer"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_layers_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_clusters: {
+        parameters: {
+            query: {
+                /** @description Viewport `min_lon,min_lat,max_lon,max_lat` in `crs`. */
+                bbox: string;
+                /** @description Map zoom level (0-22). */
+                zoom: number;
+                crs?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>[];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_features_list: {
+        parameters: {
+            query?: {
+                /** @description Name contains. */
+                q?: string;
+                /** @description Narrow to a region within the caller's scope. */
+                region_code?: string;
+                /** @description Coordinate system of returned geometries (default EPSG:4326). */
+                crs?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Feature"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_features_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeatureInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feature"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_heat: {
+        parameters: {
+            query: {
+                /** @description Viewport `min_lon,min_lat,max_lon,max_lat` in `crs`. */
+                bbox: string;
+                /** @description Map zoom level (0-22). */
+                zoom: number;
+                crs?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>[];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_query: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueryRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Feature"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_tile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                z: number;
+                x: number;
+                /** @description tile row, e.g. `110` or `110.mvt` */
+                y: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Mapbox Vector Tile */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.mapbox-vector-tile": unknown;
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod departments;
 pub mod import;
+pub mod map;
 pub mod regions;
 pub mod roles;
 pub mod security;

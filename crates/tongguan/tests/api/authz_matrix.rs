@@ -28,6 +28,15 @@ enum Obj {
     NewDept,
     /// A message in the calling account's own list.
     Message,
+    /// A map layer owned by the side's region, read: visible when that region and the caller's lie
+    /// on one line of the hierarchy.
+    LayerRead,
+    /// The same kind of layer, changed: the caller's scope must hold its region.
+    Layer,
+    NewLayer,
+    /// A feature of a city-wide layer, in the side's village.
+    Feature,
+    NewFeature,
 }
 
 struct Probe {
@@ -97,6 +106,22 @@ fn probes() -> Vec<Probe> {
         p(Method::PUT, "/api/v1/users/{id}/security-labels", Some("security:write"), User),
         p(Method::GET, "/api/v1/messages", Option::None, None),
         p(Method::POST, "/api/v1/messages/{id}/read", Option::None, Message),
+        p(Method::GET, "/api/v1/map/layers", Some("map:read"), None),
+        p(Method::POST, "/api/v1/map/layers", Some("map:layer"), NewLayer),
+        p(Method::GET, "/api/v1/map/layers/{id}", Some("map:read"), LayerRead),
+        p(Method::PUT, "/api/v1/map/layers/{id}", Some("map:layer"), Layer),
+        p(Method::DELETE, "/api/v1/map/layers/{id}", Some("map:layer"), Layer),
+        p(Method::GET, "/api/v1/map/layers/{id}/features", Some("map:read"), LayerRead),
+        p(Method::POST, "/api/v1/map/layers/{id}/features", Some("map:write"), NewFeature),
+        p(Method::GET, "/api/v1/map/features/{id}", Some("map:read"), Feature),
+        p(Method::PUT, "/api/v1/map/features/{id}", Some("map:write"), Feature),
+        p(Method::DELETE, "/api/v1/map/features/{id}", Some("map:write"), Feature),
+        p(Method::POST, "/api/v1/map/layers/{id}/query", Some("map:read"), LayerRead),
+        p(Method::POST, "/api/v1/map/judge", Some("map:read"), None),
+        p(Method::GET, "/api/v1/map/layers/{id}/clusters", Some("map:read"), LayerRead),
+        p(Method::GET, "/api/v1/map/layers/{id}/heat", Some("map:read"), LayerRead),
+        p(Method::GET, "/api/v1/map/tiles/{id}/{z}/{x}/{y}", Some("map:read"), LayerRead),
+        p(Method::GET, "/api/v1/map/boundaries", Some("map:read"), None),
     ]
 }
 
@@ -127,6 +152,23 @@ struct Side {
     /// Region of fresh users and departments.
     region: &'static str,
     village: String,
+    /// A point inside the side's county.
+    point: [f64; 2],
+}
+
+async fn insert_layer(t: &TestApp, code: &str, region: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(
+        "INSERT INTO map_layers (code, name, geometry_type, region_code, created_at, updated_at) VALUES ($1, $2, 'point', $3, 0, 0) RETURNING id",
+    )
+    .bind(code)
+    .bind(format!("图层{code}"))
+    .bind(region)
+    .fetch_one(t.app.iam.db().pool())
+    .await
+    .unwrap()
+    .try_get(0)
+    .unwrap()
 }
 
 static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -144,6 +186,7 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
             let body = match (probe.method.clone(), probe.path) {
                 (Method::POST, "/api/v1/auth/login") => Some(json!({"username": "yc.town", "password": crate::harness::DEMO_PASSWORD})),
                 (Method::POST, "/api/v1/auth/password") => Some(json!({"old_password": "wrong-old", "new_password": "Other@2026x"})),
+                (Method::POST, "/api/v1/map/judge") => Some(json!({"points": [side.point]})),
                 (Method::POST, "/api/v1/roles") => Some(
                     json!({"code": format!("r{n}"), "name": format!("角色{n}"), "data_scope": "subtree", "permissions": ["region:read"]}),
                 ),
@@ -221,6 +264,50 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
             .unwrap();
             (id.to_string(), None, Some(json!({})))
         }
+        Obj::LayerRead | Obj::Layer => {
+            let id = insert_layer(t, &format!("layer{n}"), side.region).await;
+            let body = match probe.method {
+                Method::PUT => Some(
+                    json!({"code": format!("layer{n}"), "name": "改名图层", "geometry_type": "point", "region_code": side.region, "version": 1}),
+                ),
+                Method::POST => Some(json!({"shape": {"type": "circle", "center": side.point, "radius_m": 1000}})),
+                _ => None,
+            };
+            (id.to_string(), Some(side.region.into()), body)
+        }
+        Obj::NewLayer => {
+            let body =
+                json!({"code": format!("nl{n}"), "name": format!("新图层{n}"), "geometry_type": "point", "region_code": side.region});
+            (String::new(), Some(side.region.into()), Some(body))
+        }
+        Obj::NewFeature => {
+            let id = insert_layer(t, &format!("city{n}"), "445300").await;
+            let body = json!({"geometry": {"type": "Point", "coordinates": side.point}, "region_code": side.village});
+            (id.to_string(), Some(side.village.clone()), Some(body))
+        }
+        Obj::Feature => {
+            use sqlx::Row;
+            let layer = insert_layer(t, &format!("city{n}"), "445300").await;
+            let [x, y] = side.point;
+            let geometry = json!({"type": "Point", "coordinates": side.point}).to_string();
+            let id: i64 = sqlx::query(
+                "INSERT INTO map_features (layer_id, region_code, name, props, geometry, min_x, min_y, max_x, max_y, anchor_x, anchor_y, created_at, updated_at) \
+                 VALUES ($1, $2, '目标要素', '{}', $3, $4, $5, $4, $5, $4, $5, 0, 0) RETURNING id",
+            )
+            .bind(layer)
+            .bind(side.village.as_str())
+            .bind(geometry)
+            .bind(x)
+            .bind(y)
+            .fetch_one(iam.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+            let body = (probe.method == Method::PUT)
+                .then(|| json!({"geometry": {"type": "Point", "coordinates": side.point}, "region_code": side.village, "version": 1}));
+            (id.to_string(), Some(side.village.clone()), body)
+        }
         Obj::Role => {
             let input = tg_iam::roles::RoleInput {
                 code: format!("role{n}"),
@@ -273,8 +360,8 @@ async fn authorisation_matrix(e: Engine) {
     t.app.iam.insert_user(&ctx, &spec).await.unwrap();
 
     let sides = [
-        Side { region: "445302001", village: "445302001009".into() },
-        Side { region: "445303", village: first_village(&t, "445303").await },
+        Side { region: "445302001", village: "445302001009".into(), point: [112.044, 22.928] },
+        Side { region: "445303", village: first_village(&t, "445303").await, point: [112.005, 23.075] },
     ];
     let mut checked = 0;
     let mut failures = Vec::new();
@@ -308,7 +395,12 @@ async fn authorisation_matrix(e: Engine) {
                     // Department-only scopes narrow departmental data (users, departments), not the shared region tree.
                     Some(code) => {
                         let departmental = matches!(probe.obj, Obj::User | Obj::NewUser | Obj::Dept | Obj::NewDept);
-                        home.contains(&RegionCode::parse(code).unwrap()) && !(dept_only && departmental)
+                        let r = RegionCode::parse(code).unwrap();
+                        if probe.obj == Obj::LayerRead {
+                            home.contains(&r) || r.contains(&home)
+                        } else {
+                            home.contains(&r) && !(dept_only && departmental)
+                        }
                     }
                 };
                 let s = r.status;
@@ -334,7 +426,18 @@ async fn authorisation_matrix(e: Engine) {
 }
 
 fn fill(path: &str, param: &str) -> String {
-    path.replace("{id}", param).replace("{code}", param).replace("{purpose}", "fields")
+    let p = path
+        .replace("{id}", param)
+        .replace("{code}", param)
+        .replace("{purpose}", "fields")
+        .replace("{z}", "8")
+        .replace("{x}", "207")
+        .replace("{y}", "110.mvt");
+    if p.ends_with("/clusters") || p.ends_with("/heat") {
+        format!("{p}?bbox=111,22.3,112.6,23.3&zoom=8")
+    } else {
+        p
+    }
 }
 
 async fn first_village(t: &TestApp, county: &'static str) -> String {

@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod crash_safety;
 mod import;
+mod map;
 mod ops;
 mod security;
 mod users_and_scope;

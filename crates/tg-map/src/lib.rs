@@ -1,0 +1,106 @@
+//! Tongguan's map engine: a registry of layers, feature storage on SQLite and PostgreSQL, the
+//! administrative boundaries, and per-layer in-memory spatial indexes built on `tg-spatial`.
+//!
+//! The database is the truth; the indexes are caches built on first use from the stored anchor
+//! points and updated by every write through this service. Every read is scoped: a layer is
+//! visible when its region and the user's region lie on one line of the hierarchy (a city-wide
+//! layer is visible to a county user; a county's layer to the county and the city) and, when the
+//! layer names roles, the user holds one of them; a feature is visible when its region lies in
+//! the user's scope.
+
+pub mod boundaries;
+pub mod demo;
+pub mod features;
+pub mod layers;
+pub mod spatial;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tg_iam::{Iam, IamError};
+use tg_spatial::{AreaIndex, PointIndex};
+
+pub use features::{Feature, FeatureInput};
+pub use layers::{AttrDef, Layer, LayerInput};
+pub use spatial::{JudgeRequest, Judgment, QueryRequest, ShapeInput};
+
+/// Schema migrations of this engine.
+pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
+    component: "map",
+    version: 1,
+    name: "map",
+    sqlite: include_str!("../migrations/sqlite/0001_map.sql"),
+    postgres: include_str!("../migrations/postgres/0001_map.sql"),
+}];
+
+/// The in-memory index of one layer: anchor points and each feature's region.
+#[derive(Debug, Default)]
+pub(crate) struct LayerData {
+    pub index: PointIndex,
+    pub regions: HashMap<u64, String>,
+}
+
+#[derive(Debug, Default)]
+struct Caches {
+    regions: RwLock<Option<Arc<AreaIndex<String>>>>,
+    layers: RwLock<HashMap<i64, Arc<RwLock<LayerData>>>>,
+}
+
+/// The map engine. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct MapService {
+    pub(crate) iam: Iam,
+    caches: Arc<Caches>,
+}
+
+pub(crate) fn union(a: tg_spatial::geo_types::Rect, b: tg_spatial::geo_types::Rect) -> tg_spatial::geo_types::Rect {
+    use tg_spatial::geo_types::{Coord, Rect};
+    Rect::new(
+        Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+        Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+    )
+}
+
+pub(crate) fn lock_err<T>(_: T) -> IamError {
+    IamError::Internal("spatial index lock poisoned".into())
+}
+
+impl MapService {
+    pub fn new(iam: Iam) -> Self {
+        MapService { iam, caches: Arc::new(Caches::default()) }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.iam.clock().now_ms()
+    }
+
+    pub(crate) fn invalidate_regions(&self) -> Result<(), IamError> {
+        *self.caches.regions.write().map_err(lock_err)? = None;
+        Ok(())
+    }
+
+    pub(crate) fn drop_layer_cache(&self, layer_id: i64) -> Result<(), IamError> {
+        self.caches.layers.write().map_err(lock_err)?.remove(&layer_id);
+        Ok(())
+    }
+
+    /// The cached layer index if it has been built.
+    pub(crate) fn cached_layer(&self, layer_id: i64) -> Result<Option<Arc<RwLock<LayerData>>>, IamError> {
+        Ok(self.caches.layers.read().map_err(lock_err)?.get(&layer_id).cloned())
+    }
+
+    pub(crate) fn store_layer(&self, layer_id: i64, data: LayerData) -> Result<Arc<RwLock<LayerData>>, IamError> {
+        let mut map = self.caches.layers.write().map_err(lock_err)?;
+        Ok(map.entry(layer_id).or_insert_with(|| Arc::new(RwLock::new(data))).clone())
+    }
+
+    pub(crate) fn cached_regions(&self) -> Result<Option<Arc<AreaIndex<String>>>, IamError> {
+        Ok(self.caches.regions.read().map_err(lock_err)?.clone())
+    }
+
+    pub(crate) fn store_regions(&self, idx: AreaIndex<String>) -> Result<Arc<AreaIndex<String>>, IamError> {
+        let a = Arc::new(idx);
+        *self.caches.regions.write().map_err(lock_err)? = Some(a.clone());
+        Ok(a)
+    }
+}

@@ -1,0 +1,311 @@
+//! 全域智图 API: layers, features, spatial queries and judgments, clusters, heat grids and tiles,
+//! with bad input and scoping.
+
+use crate::harness::{spawn_app, Client, Engine, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tg_iam::AuditCtx;
+use tg_kernel::RegionCode;
+use tg_spatial::mvt::decode;
+
+crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope);
+
+/// A point in 云城区 (county 445302) and one in 云安区 (445303).
+const YUNCHENG: [f64; 2] = [112.044, 22.928];
+const YUNAN: [f64; 2] = [112.005, 23.075];
+
+fn point(p: [f64; 2]) -> Value {
+    json!({"type": "Point", "coordinates": p})
+}
+
+async fn make_layer(admin: &Client) -> i64 {
+    let r = admin
+        .post(
+            "/api/v1/map/layers",
+            json!({"code": "test_places", "name": "测试场所", "geometry_type": "point", "region_code": "445300",
+                   "attr_schema": [{"name": "kind", "label": "类型", "type": "text", "required": true},
+                                   {"name": "beds", "label": "床位", "type": "integer"}],
+                   "style": {"component": "scatter", "color": "#1677ff"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+async fn layers_features_and_bad_input(e: Engine) {
+    let t = spawn_app(e).await;
+    let admin = t.demo("sysadmin").await;
+    // Bad layers change nothing.
+    let r = admin.post("/api/v1/map/layers", json!({"code": "x y", "name": "", "geometry_type": "circle"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"code") && fields.contains(&"name") && fields.contains(&"geometry_type"), "{fields:?}");
+    let id = make_layer(&admin).await;
+    let dup = admin.post("/api/v1/map/layers", json!({"code": "test_places", "name": "重复", "geometry_type": "point"})).await;
+    assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "map.layer_exists"));
+    // sysadmin manages layers but does not collect features.
+    let r = admin
+        .post(&format!("/api/v1/map/layers/{id}/features"), json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所"}}))
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "auth.forbidden"));
+
+    let town = t.demo("yc.town").await; // 445302001, may collect
+    let path = format!("/api/v1/map/layers/{id}/features");
+    let ok = town
+        .post(&path, json!({"name": "城中诊所", "geometry": point(YUNCHENG), "properties": {"kind": "诊所", "beds": 12}, "region_code": "445302001009"}))
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.body);
+    assert_eq!(ok.body["region_code"], "445302001009");
+    assert_eq!(ok.body["version"], 1);
+    let fid = ok.body["id"].as_i64().unwrap();
+    // Bad features, each with a clear message, none stored.
+    let cases = [
+        (json!({"geometry": point([100.0, 20.0]), "properties": {"kind": "诊所"}}), StatusCode::UNPROCESSABLE_ENTITY, "geometry"),
+        (
+            json!({"geometry": {"type": "LineString", "coordinates": [YUNCHENG, [112.05, 22.93]]}, "properties": {"kind": "诊所"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "geometry",
+        ),
+        (json!({"geometry": point(YUNCHENG), "properties": {}}), StatusCode::UNPROCESSABLE_ENTITY, "properties.kind"),
+        (
+            json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所", "beds": "很多"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "properties.beds",
+        ),
+        (
+            json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所", "colour": "红"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "properties.colour",
+        ),
+        (json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所"}, "crs": "EPSG:2436"}), StatusCode::UNPROCESSABLE_ENTITY, "crs"),
+        (
+            json!({"geometry": point(YUNAN), "properties": {"kind": "诊所"}, "region_code": "445302001009"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "region_code",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let r = town.post(&path, body.clone()).await;
+        assert_eq!(r.status, status, "{body} → {:?}", r.body);
+        let fields: Vec<&str> =
+            r.body["details"].as_array().map(|d| d.iter().filter_map(|x| x["field"].as_str()).collect()).unwrap_or_default();
+        assert!(fields.contains(&field), "{body}: expected {field} in {:?}", r.body);
+    }
+    // A place in 云安区 is outside the town's scope.
+    let r = town.post(&path, json!({"geometry": point(YUNAN), "properties": {"kind": "诊所"}})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM map_features").await, 1);
+
+    // Coordinates in GCJ-02 are stored in WGS-84 and returned in the CRS asked for.
+    let gcj = tg_spatial::Crs::Gcj02.from_canonical(tg_spatial::geo_types::Coord { x: 112.05, y: 22.93 });
+    let r = town
+        .post(
+            &path,
+            json!({"geometry": point([gcj.x, gcj.y]), "crs": "GCJ02", "properties": {"kind": "药店"}, "region_code": "445302001009"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let gid = r.body["id"].as_i64().unwrap();
+    let back = town.get(&format!("/api/v1/map/features/{gid}")).await.body;
+    let c = back["geometry"]["coordinates"].as_array().unwrap();
+    assert!((c[0].as_f64().unwrap() - 112.05).abs() < 1e-6 && (c[1].as_f64().unwrap() - 22.93).abs() < 1e-6, "{back}");
+    let in_gcj = town.get(&format!("/api/v1/map/features/{gid}?crs=GCJ02")).await.body;
+    assert!((in_gcj["geometry"]["coordinates"][0].as_f64().unwrap() - gcj.x).abs() < 1e-6);
+
+    // Optimistic locking: a stale version is refused and changes nothing.
+    let upd = json!({"name": "改名诊所", "geometry": point(YUNCHENG), "properties": {"kind": "诊所"}, "region_code": "445302001009", "version": 1});
+    let r = town.put(&format!("/api/v1/map/features/{fid}"), upd.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["version"], 2);
+    let r = town.put(&format!("/api/v1/map/features/{fid}"), upd).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "map.version_conflict"));
+    // Moving a feature moves it in the index: the old place no longer matches a small circle.
+    let moved = json!({"name": "改名诊所", "geometry": point([112.06, 22.94]), "properties": {"kind": "诊所"}, "region_code": "445302001009", "version": 2});
+    assert_eq!(town.put(&format!("/api/v1/map/features/{fid}"), moved).await.status, StatusCode::OK);
+    let q = |c: [f64; 2]| json!({"shape": {"type": "circle", "center": c, "radius_m": 50}});
+    let r = town.post(&format!("/api/v1/map/layers/{id}/query"), q(YUNCHENG)).await;
+    assert_eq!(r.body["total"], 0, "{:?}", r.body);
+    let r = town.post(&format!("/api/v1/map/layers/{id}/query"), q([112.06, 22.94])).await;
+    assert_eq!(r.body["total"], 1, "{:?}", r.body);
+    assert_eq!(town.delete(&format!("/api/v1/map/features/{fid}")).await.status, StatusCode::NO_CONTENT);
+    let r = town.post(&format!("/api/v1/map/layers/{id}/query"), q([112.06, 22.94])).await;
+    assert_eq!(r.body["total"], 0);
+    assert_eq!(town.get(&format!("/api/v1/map/features/{fid}")).await.status, StatusCode::NOT_FOUND);
+
+    // Layer edits need the current version; deleting takes the features with it.
+    let layer = admin.get(&format!("/api/v1/map/layers/{id}")).await.body;
+    assert_eq!(layer["feature_count"], 1);
+    let mut edit = json!({"code": "test_places", "name": "测试场所（改）", "geometry_type": "point", "region_code": "445300",
+                          "attr_schema": layer["attr_schema"], "version": layer["version"]});
+    assert_eq!(admin.put(&format!("/api/v1/map/layers/{id}"), edit.clone()).await.status, StatusCode::OK);
+    let r = admin.put(&format!("/api/v1/map/layers/{id}"), edit.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    edit["geometry_type"] = json!("polygon");
+    edit["version"] = json!(2);
+    let r = admin.put(&format!("/api/v1/map/layers/{id}"), edit).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(admin.delete(&format!("/api/v1/map/layers/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM map_features").await, 0);
+    assert!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.feature.create'").await >= 2);
+}
+
+async fn demo_layer(t: &TestApp, n: usize) -> i64 {
+    let city = RegionCode::parse("445300").unwrap();
+    let made = t.app.map.seed_demo(&AuditCtx::cli("test"), &city, n).await.unwrap();
+    assert_eq!(made, n);
+    t.app.map.layer_id_by_code(tg_map::demo::DEMO_EVENTS_LAYER).await.unwrap().unwrap()
+}
+
+async fn all_features(c: &Client, id: i64) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let r = c.get(&format!("/api/v1/map/layers/{id}/features?page={page}&page_size=200")).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let items = r.body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        out.extend(items);
+    }
+    out
+}
+
+async fn tile_points(t: &TestApp, c: &Client, id: i64, z: u8, x: u32, y: u32) -> (StatusCode, usize) {
+    let r = c
+        .http
+        .get(format!("{}/api/v1/map/tiles/{id}/{z}/{x}/{y}.mvt", t.base))
+        .bearer_auth(c.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let bytes = r.bytes().await.unwrap();
+    if status != StatusCode::OK {
+        return (status, 0);
+    }
+    let layers = decode::tile(&bytes).expect("a valid MVT");
+    let n = layers
+        .iter()
+        .flat_map(|l| &l.features)
+        .map(|f| {
+            f.props
+                .iter()
+                .find(|(k, _)| k == "count")
+                .map(|(_, v)| match v {
+                    tg_spatial::mvt::Value::Int(i) => *i as usize,
+                    _ => 1,
+                })
+                .unwrap_or(1)
+        })
+        .sum();
+    (status, n)
+}
+
+async fn queries_judgments_and_scope(e: Engine) {
+    let t = spawn_app(e).await;
+    let id = demo_layer(&t, 600).await;
+    let city = t.demo("city.leader").await;
+    let county = t.demo("yc.leader").await; // 445302
+    let town = t.demo("yc.town").await; // 445302001
+    let all = all_features(&city, id).await;
+    assert_eq!(all.len(), 600);
+    let in_county: Vec<&Value> = all.iter().filter(|f| f["region_code"].as_str().unwrap().starts_with("445302")).collect();
+    let in_town: Vec<&Value> = all.iter().filter(|f| f["region_code"].as_str().unwrap().starts_with("445302001")).collect();
+    assert!(!in_county.is_empty() && !in_town.is_empty());
+    assert_eq!(all_features(&county, id).await.len(), in_county.len());
+    assert_eq!(all_features(&town, id).await.len(), in_town.len());
+
+    // 行政区域 query by the county boundary = the features placed in that county.
+    let qpath = format!("/api/v1/map/layers/{id}/query");
+    let r = city.post(&qpath, json!({"shape": {"type": "region", "region_code": "445302"}, "page_size": 5})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["total"].as_u64().unwrap() as usize, in_county.len());
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 5);
+    // Forward and inverse matching partition the visible features.
+    let circle = json!({"type": "circle", "center": YUNCHENG, "radius_m": 8000});
+    let inside = city.post(&qpath, json!({"shape": circle})).await.body["total"].as_i64().unwrap();
+    let outside = city.post(&qpath, json!({"shape": circle, "mode": "outside"})).await.body["total"].as_i64().unwrap();
+    assert_eq!(inside + outside, 600);
+    assert!(inside > 0);
+    // The same circle for the town user: only its own features.
+    let town_inside = town.post(&qpath, json!({"shape": circle, "page_size": 100})).await.body;
+    for f in town_inside["items"].as_array().unwrap() {
+        assert!(f["region_code"].as_str().unwrap().starts_with("445302001"));
+    }
+    // Circle answers agree with geodesic distance computed here.
+    let expect = all
+        .iter()
+        .filter(|f| {
+            let c = &f["geometry"]["coordinates"];
+            let p = tg_spatial::geo_types::Coord { x: c[0].as_f64().unwrap(), y: c[1].as_f64().unwrap() };
+            tg_spatial::geodesic::distance_m(tg_spatial::geo_types::Coord { x: YUNCHENG[0], y: YUNCHENG[1] }, p) <= 8000.0
+        })
+        .count() as i64;
+    assert_eq!(inside, expect);
+    // Rectangle, polygon and line buffer answer too; an attribute filter narrows.
+    let rect = city.post(&qpath, json!({"shape": {"type": "rect", "bbox": [111.0, 22.3, 112.6, 23.4]}})).await.body;
+    assert_eq!(rect["total"], 600);
+    let poly = json!({"type": "polygon", "geometry": {"type": "Polygon", "coordinates": [[[111.9, 22.8], [112.2, 22.8], [112.2, 23.0], [111.9, 23.0], [111.9, 22.8]]]}});
+    let p_total = city.post(&qpath, json!({"shape": poly})).await.body["total"].as_i64().unwrap();
+    let line = json!({"type": "line_buffer", "line": [[111.9, 22.9], [112.2, 22.9]], "distance_m": 5000});
+    assert_eq!(city.post(&qpath, json!({"shape": line})).await.status, StatusCode::OK);
+    let urgent =
+        city.post(&qpath, json!({"shape": poly, "filters": [{"field": "urgent", "op": "eq", "value": true}], "page_size": 100})).await.body;
+    assert!(urgent["total"].as_i64().unwrap() <= p_total);
+    for f in urgent["items"].as_array().unwrap() {
+        assert_eq!(f["properties"]["urgent"], true);
+    }
+    // Bad shapes: clear errors.
+    for bad in [
+        json!({"shape": {"type": "circle", "center": YUNCHENG, "radius_m": -5}}),
+        json!({"shape": {"type": "rect", "bbox": [112.0, 23.0, 111.0, 22.0]}}),
+        json!({"shape": {"type": "polygon", "geometry": {"type": "Point", "coordinates": YUNCHENG}}}),
+        json!({"shape": {"type": "circle", "center": YUNCHENG, "radius_m": 10}, "filters": [{"field": "nope", "op": "eq", "value": 1}]}),
+    ] {
+        let r = city.post(&qpath, bad.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {:?}", r.body);
+    }
+    let r = town.post(&qpath, json!({"shape": {"type": "region", "region_code": "445303"}})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Judgments: which county each point is in, and point-in-circle.
+    let j = city
+        .post(
+            "/api/v1/map/judge",
+            json!({"points": [YUNCHENG, YUNAN, [100.0, 20.0]], "shape": {"type": "circle", "center": YUNCHENG, "radius_m": 100}}),
+        )
+        .await;
+    assert_eq!(j.status, StatusCode::OK, "{:?}", j.body);
+    assert_eq!(j.body[0]["region_code"], "445302");
+    assert_eq!(j.body[0]["inside"], true);
+    assert_eq!(j.body[1]["region_code"], "445303");
+    assert_eq!(j.body[1]["inside"], false);
+    assert_eq!(j.body[2]["region_code"], Value::Null);
+    let many: Vec<[f64; 2]> = (0..10_001).map(|i| [112.0 + i as f64 * 1e-6, 22.9]).collect();
+    assert_eq!(city.post("/api/v1/map/judge", json!({"points": many})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Clusters and heat count every visible feature once, for the whole layer and for a subset.
+    let view = "bbox=110.5,22.0,113.0,23.8";
+    for (c, n) in [(&city, 600usize), (&town, in_town.len())] {
+        for zoom in [6, 9, 12, 17] {
+            let r = c.get(&format!("/api/v1/map/layers/{id}/clusters?{view}&zoom={zoom}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let total: u64 = r.body.as_array().unwrap().iter().map(|x| x["count"].as_u64().unwrap()).sum();
+            assert_eq!(total as usize, n, "zoom {zoom}");
+        }
+        let h = c.get(&format!("/api/v1/map/layers/{id}/heat?{view}&zoom=10")).await.body;
+        assert_eq!(h.as_array().unwrap().iter().map(|x| x["weight"].as_u64().unwrap()).sum::<u64>() as usize, n);
+        // One zoom-0 tile holds everything.
+        assert_eq!(tile_points(&t, c, id, 0, 0, 0).await, (StatusCode::OK, n));
+    }
+    let r = city.get(&format!("/api/v1/map/layers/{id}/clusters?bbox=1,2,3&zoom=5")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "map.invalid_bbox"));
+    assert_eq!(tile_points(&t, &city, id, 3, 9, 0).await.0, StatusCode::BAD_REQUEST);
+
+    // Boundaries for the base map: the town user sees its county and the city, not 云安区.
+    let b = town.get("/api/v1/map/boundaries").await.body;
+    let codes: Vec<&str> = b["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["445300", "445302"]);
+    let b = city.get("/api/v1/map/boundaries?level=county").await.body;
+    assert_eq!(b["features"].as_array().unwrap().len(), 5);
+}
