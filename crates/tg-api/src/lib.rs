@@ -213,6 +213,7 @@ pub fn build(state: AppState) -> Router {
     .route("/healthz", get(healthz))
     .route("/readyz", get(readyz))
     .route("/metrics", get(metrics_text))
+    .merge(routes::ogc::router())
     .route("/api/{*rest}", get(api_not_found).post(api_not_found).put(api_not_found).patch(api_not_found).delete(api_not_found))
     .layer(middleware::from_fn_with_state(state.clone(), audit_denials))
     .layer(middleware::from_fn_with_state(state.clone(), require_https))

@@ -8,7 +8,14 @@ use sqlx::Any;
 #[derive(Debug, Clone)]
 pub enum Arg {
     I64(i64),
+    F64(f64),
     Str(String),
+}
+
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::F64(v)
+    }
 }
 
 impl From<i64> for Arg {
@@ -57,6 +64,7 @@ impl SqlBuf {
         for a in &self.args {
             q = match a {
                 Arg::I64(v) => q.bind(*v),
+                Arg::F64(v) => q.bind(*v),
                 Arg::Str(v) => q.bind(v.as_str()),
             };
         }

@@ -12,6 +12,7 @@ pub mod boundaries;
 pub mod demo;
 pub mod features;
 pub mod layers;
+pub mod ogc;
 pub mod spatial;
 
 use std::collections::HashMap;

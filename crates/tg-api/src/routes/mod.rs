@@ -5,6 +5,7 @@ pub mod auth;
 pub mod departments;
 pub mod import;
 pub mod map;
+pub mod ogc;
 pub mod regions;
 pub mod roles;
 pub mod security;

@@ -8,7 +8,7 @@ use tg_iam::AuditCtx;
 use tg_kernel::RegionCode;
 use tg_spatial::mvt::decode;
 
-crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope);
+crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope, ogc_api_features_and_gdal);
 
 /// A point in 云城区 (county 445302) and one in 云安区 (445303).
 const YUNCHENG: [f64; 2] = [112.044, 22.928];
@@ -308,4 +308,95 @@ async fn queries_judgments_and_scope(e: Engine) {
     assert_eq!(codes, vec!["445300", "445302"]);
     let b = city.get("/api/v1/map/boundaries?level=county").await.body;
     assert_eq!(b["features"].as_array().unwrap().len(), 5);
+}
+
+/// Runs GDAL's `ogrinfo` (Debian gdal-bin) against the OGC API with a bearer token.
+async fn ogrinfo(token: &str, args: Vec<String>) -> String {
+    let token = token.to_string();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("ogrinfo")
+            .args(&args)
+            .env("GDAL_HTTP_HEADERS", format!("Authorization: Bearer {token}"))
+            .env("CPL_DEBUG", "OFF")
+            .output()
+            .expect("ogrinfo (apt-get install gdal-bin) must be installed for the GDAL client test");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "ogrinfo {args:?} failed: {text}");
+        text
+    })
+    .await
+    .unwrap()
+}
+
+fn feature_count(text: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no feature count in {text}"))
+}
+
+async fn ogc_api_features_and_gdal(e: Engine) {
+    let t = spawn_app(e).await;
+    let id = demo_layer(&t, 300).await;
+    let city = t.demo("city.leader").await;
+    let town = t.demo("yc.town").await;
+    let town_total = all_features(&town, id).await.len();
+
+    // Anonymous callers get nothing.
+    assert_eq!(t.anon().get("/ogc/collections").await.status, StatusCode::UNAUTHORIZED);
+    let landing = city.get("/ogc").await;
+    assert_eq!(landing.status, StatusCode::OK);
+    assert!(landing.body["links"].as_array().unwrap().iter().any(|l| l["rel"] == "data"));
+    let conf = city.get("/ogc/conformance").await.body;
+    assert!(conf["conformsTo"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().ends_with("/conf/geojson")));
+    let cols = city.get("/ogc/collections").await.body;
+    let col = cols["collections"].as_array().unwrap().iter().find(|c| c["id"] == "demo_events").unwrap().clone();
+    assert_eq!(col["extent"]["spatial"]["bbox"][0].as_array().unwrap().len(), 4);
+    // Items: paging with next links, numberMatched, bbox and property filters, scoping.
+    let page = city.get("/ogc/collections/demo_events/items?limit=7&offset=0").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers["content-type"], "application/geo+json");
+    assert_eq!(page.body["numberMatched"], 300);
+    assert_eq!(page.body["numberReturned"], 7);
+    let next = page.body["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").unwrap()["href"].as_str().unwrap().to_string();
+    assert!(next.contains("offset=7"), "{next}");
+    let by_id = city.get(&format!("/ogc/collections/{id}/items?limit=1")).await;
+    assert_eq!(by_id.body["numberMatched"], 300);
+    let urgent = city.get("/ogc/collections/demo_events/items?urgent=true&limit=1000").await.body;
+    for f in urgent["features"].as_array().unwrap() {
+        assert_eq!(f["properties"]["urgent"], true);
+    }
+    let cat = city.get("/ogc/collections/demo_events/items?category=%E7%9F%9B%E7%9B%BE%E7%BA%A0%E7%BA%B7&limit=1000").await.body;
+    assert!(cat["numberMatched"].as_i64().unwrap() > 0);
+    for f in cat["features"].as_array().unwrap() {
+        assert_eq!(f["properties"]["category"], "矛盾纠纷");
+    }
+    let boxed = city.get("/ogc/collections/demo_events/items?bbox=111.9,22.8,112.2,23.0&limit=1000").await.body;
+    for f in boxed["features"].as_array().unwrap() {
+        let c = &f["geometry"]["coordinates"];
+        let (x, y) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!((111.9..=112.2).contains(&x) && (22.8..=23.0).contains(&y));
+    }
+    assert_eq!(town.get("/ogc/collections/demo_events/items?limit=1").await.body["numberMatched"].as_u64().unwrap() as usize, town_total);
+    let first = &page.body["features"][0];
+    let one = city.get(&format!("/ogc/collections/demo_events/items/{}", first["id"])).await;
+    assert_eq!(one.body["id"], first["id"]);
+    for bad in ["limit=0", "limit=abc", "offset=-1", "bbox=1,2,3", "nope=1"] {
+        let r = city.get(&format!("/ogc/collections/demo_events/items?{bad}")).await;
+        assert!(r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {}", r.status);
+    }
+    assert_eq!(city.get("/ogc/collections/no_such_layer").await.status, StatusCode::NOT_FOUND);
+
+    // GDAL as a real client: the layer list, and feature counts that follow the caller's scope.
+    let url = format!("OAPIF:{}/ogc", t.base);
+    let listing = ogrinfo(city.token.as_deref().unwrap(), vec!["-ro".into(), url.clone()]).await;
+    assert!(listing.contains("demo_events"), "{listing}");
+    let summary = ogrinfo(city.token.as_deref().unwrap(), vec!["-ro".into(), "-so".into(), url.clone(), "demo_events".into()]).await;
+    assert_eq!(feature_count(&summary), 300, "{summary}");
+    assert!(summary.contains("category"), "{summary}");
+    let summary = ogrinfo(town.token.as_deref().unwrap(), vec!["-ro".into(), "-so".into(), url.clone(), "demo_events".into()]).await;
+    assert_eq!(feature_count(&summary), town_total, "{summary}");
+    // Reading every feature (GDAL follows the `next` links) gives the same number.
+    let all = ogrinfo(city.token.as_deref().unwrap(), vec!["-ro".into(), "-al".into(), "-q".into(), url, "demo_events".into()]).await;
+    assert_eq!(all.matches("OGRFeature(demo_events)").count(), 300);
 }
