@@ -397,3 +397,113 @@ async fn insert(tx: &mut tg_db::Tx, layer_id: i64, p: &Prepared, is_demo: bool, 
     .await?;
     Ok(row.try_get(0)?)
 }
+
+/// One problem of one imported row.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportError {
+    /// Row number in the file (the header is row 1; GeoJSON features count from 1).
+    pub row: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// The outcome of an import: with `dry_run` nothing was written; otherwise `imported` rows were
+/// written in one transaction (all rows, or with `partial` the valid ones).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub partial: bool,
+    pub total: usize,
+    pub valid: usize,
+    pub imported: usize,
+    pub errors: Vec<ImportError>,
+    /// Source fields that are not attributes of the layer and were left out.
+    pub ignored_fields: Vec<String>,
+}
+
+/// How an import writes.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Validate only.
+    pub dry_run: bool,
+    /// Write the valid rows even when others are wrong.
+    pub partial: bool,
+    /// Source fields left out (reported back).
+    pub ignored_fields: Vec<String>,
+}
+
+/// Most rows one import may carry.
+pub const MAX_IMPORT_ROWS: usize = 50_000;
+
+impl MapService {
+    /// Validates every row; then writes nothing (`dry_run`), everything (no errors), or — with
+    /// `partial` — the valid rows, in one transaction. Each row carries its number in the file.
+    pub async fn import_features(
+        &self,
+        actor: &Principal,
+        ctx: &AuditCtx,
+        layer_id: i64,
+        rows: Vec<(usize, FeatureInput)>,
+        opts: ImportOptions,
+    ) -> IamResult<ImportReport> {
+        let ImportOptions { dry_run, partial, ignored_fields } = opts;
+        let layer = self.layer(actor, layer_id).await?;
+        if rows.len() > MAX_IMPORT_ROWS {
+            return Err(IamError::field("file", format!("一次最多导入 {MAX_IMPORT_ROWS} 条")));
+        }
+        let total = rows.len();
+        let mut ok = Vec::with_capacity(total);
+        let mut errors = Vec::new();
+        for (row, input) in &rows {
+            match self.prepare_feature(actor, &layer, input).await {
+                Ok(p) => ok.push(p),
+                Err(IamError::Validation(v)) => {
+                    for fe in v.0 {
+                        errors.push(ImportError { row: *row, field: fe.field, message: fe.message });
+                    }
+                }
+                Err(IamError::OutOfScope) => {
+                    errors.push(ImportError { row: *row, field: "region_code".into(), message: "位置不在您的管辖范围内".into() })
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let valid = ok.len();
+        let write = !dry_run && (errors.is_empty() || partial) && valid > 0;
+        let mut imported = 0;
+        if write {
+            let mut tx = self.iam.db().begin().await?;
+            let ids = self.insert_many(&mut tx, layer.id, &ok, false, Some(actor.user_id)).await?;
+            self.iam
+                .audit(
+                    &mut tx,
+                    ctx,
+                    AuditEvent::success("map.import", format!("{} 导入 {} 条", layer.name, ids.len()))
+                        .with_detail(format!("共 {total} 行，错误 {} 处", errors.len())),
+                )
+                .await?;
+            tx.commit().await?;
+            imported = ids.len();
+            for (id, p) in ids.iter().zip(&ok) {
+                self.index_upsert(layer.id, *id, p)?;
+            }
+        }
+        Ok(ImportReport { dry_run, partial, total, valid, imported, errors, ignored_fields })
+    }
+
+    /// Every feature of a layer in scope (for export), at most `max`.
+    pub async fn export_features(&self, actor: &Principal, layer_id: i64, crs: Crs, max: i64) -> IamResult<(Layer, Vec<Feature>)> {
+        let layer = self.layer(actor, layer_id).await?;
+        let (lo, hi) = actor.scope.bounds();
+        let mut s = SqlBuf::new(SELECT);
+        s.push(" WHERE f.layer_id = ").bind(layer.id);
+        s.push(" AND f.region_code >= ").bind(lo.as_str()).push(" AND f.region_code < ").bind(hi.as_str());
+        s.push(" ORDER BY f.id LIMIT ").bind(max + 1);
+        let items: Vec<Feature> =
+            s.query().fetch_all(self.iam.db().pool()).await?.iter().map(|r| from_row(r, crs)).collect::<Result<_, _>>()?;
+        if items.len() as i64 > max {
+            return Err(IamError::conflict("map.export_too_large", format!("要素超过 {max} 个，请缩小范围（按区划或空间查询）后导出")));
+        }
+        Ok((layer, items))
+    }
+}

@@ -134,6 +134,56 @@ impl MapService {
     /// 空间查询: features of a layer matching (or, in `outside` mode, not matching) a shape, in
     /// the user's scope, filtered by attributes, paged by ascending id.
     pub async fn query(&self, actor: &Principal, layer_id: i64, req: &QueryRequest) -> IamResult<Page<Feature>> {
+        let (layer, crs, ids) = self.matching_ids(actor, layer_id, req).await?;
+        let page = PageQuery { page: req.page, page_size: req.page_size };
+        let (limit, offset) = page.limit_offset();
+        if req.filters.is_empty() {
+            let total = ids.len() as i64;
+            let slice: Vec<i64> = ids.into_iter().skip(offset as usize).take(limit as usize).collect();
+            let items = self.fetch_features(layer.id, &slice, crs).await?;
+            return Ok(Page::new(items, total, &page));
+        }
+        // With attribute filters: walk the matches in id order, chunk by chunk.
+        let mut total = 0i64;
+        let mut items = Vec::new();
+        for chunk in ids.chunks(500) {
+            for f in self.fetch_features(layer.id, chunk, crs).await? {
+                if req.filters.iter().all(|flt| matches(&f, flt)) {
+                    if total >= offset && (items.len() as i64) < limit {
+                        items.push(f);
+                    }
+                    total += 1;
+                }
+            }
+        }
+        Ok(Page::new(items, total, &page))
+    }
+
+    /// Every feature a query matches (for export), at most `max`.
+    pub async fn query_all(
+        &self,
+        actor: &Principal,
+        layer_id: i64,
+        req: &QueryRequest,
+        max: usize,
+    ) -> IamResult<(crate::Layer, Vec<Feature>)> {
+        let (layer, crs, ids) = self.matching_ids(actor, layer_id, req).await?;
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            for f in self.fetch_features(layer.id, chunk, crs).await? {
+                if req.filters.iter().all(|flt| matches(&f, flt)) {
+                    out.push(f);
+                    if out.len() > max {
+                        return Err(IamError::conflict("map.export_too_large", format!("结果超过 {max} 个，请缩小查询范围后导出")));
+                    }
+                }
+            }
+        }
+        Ok((layer, out))
+    }
+
+    /// The ids (ascending) of the features in scope the query's shape matches.
+    async fn matching_ids(&self, actor: &Principal, layer_id: i64, req: &QueryRequest) -> IamResult<(crate::Layer, Crs, Vec<i64>)> {
         let layer = self.layer(actor, layer_id).await?;
         let crs = parse_crs(req.crs.as_deref())?;
         let region = req
@@ -164,28 +214,7 @@ impl MapService {
                 .map(|id| id as i64)
                 .collect()
         };
-        let page = PageQuery { page: req.page, page_size: req.page_size };
-        let (limit, offset) = page.limit_offset();
-        if req.filters.is_empty() {
-            let total = ids.len() as i64;
-            let slice: Vec<i64> = ids.into_iter().skip(offset as usize).take(limit as usize).collect();
-            let items = self.fetch_features(layer.id, &slice, crs).await?;
-            return Ok(Page::new(items, total, &page));
-        }
-        // With attribute filters: walk the matches in id order, chunk by chunk.
-        let mut total = 0i64;
-        let mut items = Vec::new();
-        for chunk in ids.chunks(500) {
-            for f in self.fetch_features(layer.id, chunk, crs).await? {
-                if req.filters.iter().all(|flt| matches(&f, flt)) {
-                    if total >= offset && (items.len() as i64) < limit {
-                        items.push(f);
-                    }
-                    total += 1;
-                }
-            }
-        }
-        Ok(Page::new(items, total, &page))
+        Ok((layer, crs, ids))
     }
 
     async fn fetch_features(&self, layer_id: i64, ids: &[i64], crs: Crs) -> IamResult<Vec<Feature>> {

@@ -24,7 +24,7 @@ fn bad_file(message: impl Into<String>) -> ApiError {
 }
 
 /// Reads the table of cells (header first) from an .xlsx workbook or a UTF-8 CSV file.
-fn read_table(bytes: &[u8]) -> ApiResult<Vec<Vec<String>>> {
+pub(crate) fn read_table(bytes: &[u8]) -> ApiResult<Vec<Vec<String>>> {
     if bytes.starts_with(b"PK") {
         let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec()))
             .map_err(|_| bad_file("无法读取 Excel 文件，请使用系统提供的模板（.xlsx）"))?;
@@ -46,8 +46,16 @@ fn read_table(bytes: &[u8]) -> ApiResult<Vec<Vec<String>>> {
     let text = text.trim_start_matches('\u{feff}');
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| bad_file(format!("CSV 格式错误：{e}")))?;
+    let mut rec = csv::StringRecord::new();
+    let bytes = text.as_bytes();
+    while rdr.read_record(&mut rec).map_err(|e| bad_file(format!("CSV 格式错误：{e}")))? {
+        // The reader skips empty lines and reports the position before them; count them so row
+        // numbers match the lines of the file.
+        let (byte, line) = rec.position().map(|p| (p.byte() as usize, p.line() as usize)).unwrap_or((0, out.len() + 1));
+        let blank = bytes.get(byte..).unwrap_or(&[]).iter().take_while(|b| matches!(b, b'\n' | b'\r')).filter(|b| **b == b'\n').count();
+        while out.len() + 1 < line + blank {
+            out.push(Vec::new());
+        }
         out.push(rec.iter().map(str::to_owned).collect());
     }
     Ok(out)
@@ -151,11 +159,13 @@ mod tests {
 
     #[test]
     fn csv_with_bom_and_reordered_columns() {
-        let csv = "\u{feff}姓名,用户名,区划代码\n王五,wang.wu,445302\n,,\n李四,li.si,445303\n";
+        let csv = "\u{feff}姓名,用户名,区划代码\n王五,wang.wu,445302\n,,\n李四,li.si,445303\n\n\n\"赵\n六\",zhao.liu,445303\n孙七,sun.qi,445303\n";
         let rows = rows_of(read_table(csv.as_bytes()).unwrap()).unwrap();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 4);
         assert_eq!((rows[0].row, rows[0].username.as_str(), rows[0].display_name.as_str()), (2, "wang.wu", "王五"));
         assert_eq!(rows[1].row, 4, "blank lines keep the numbering of the file");
+        assert_eq!(rows[2].row, 7, "empty lines too");
+        assert_eq!(rows[3].row, 9, "a quoted field spanning two lines counts both");
         assert!(rows_of(read_table("姓名\n王五\n".as_bytes()).unwrap()).is_err(), "missing required column");
         assert!(read_table(&[0xff, 0xfe, 0x00]).is_err(), "not UTF-8");
     }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod departments;
 pub mod import;
 pub mod map;
+pub mod map_io;
 pub mod ogc;
 pub mod regions;
 pub mod roles;

@@ -37,6 +37,9 @@ enum Obj {
     /// A feature of a city-wide layer, in the side's village.
     Feature,
     NewFeature,
+    /// A city-wide layer, visible to everyone with map access; the body is a GeoJSON file whose
+    /// feature lies in the side's village (rows outside the caller's scope are reported row by row).
+    CityLayer,
 }
 
 struct Probe {
@@ -122,6 +125,8 @@ fn probes() -> Vec<Probe> {
         p(Method::GET, "/api/v1/map/layers/{id}/heat", Some("map:read"), LayerRead),
         p(Method::GET, "/api/v1/map/tiles/{id}/{z}/{x}/{y}", Some("map:read"), LayerRead),
         p(Method::GET, "/api/v1/map/boundaries", Some("map:read"), None),
+        p(Method::POST, "/api/v1/map/layers/{id}/import", Some("map:write"), CityLayer),
+        p(Method::POST, "/api/v1/map/layers/{id}/export", Some("map:read"), LayerRead),
     ]
 }
 
@@ -270,6 +275,7 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
                 Method::PUT => Some(
                     json!({"code": format!("layer{n}"), "name": "改名图层", "geometry_type": "point", "region_code": side.region, "version": 1}),
                 ),
+                Method::POST if probe.path.ends_with("/export") => Some(json!({"format": "geojson"})),
                 Method::POST => Some(json!({"shape": {"type": "circle", "center": side.point, "radius_m": 1000}})),
                 _ => None,
             };
@@ -279,6 +285,13 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
             let body =
                 json!({"code": format!("nl{n}"), "name": format!("新图层{n}"), "geometry_type": "point", "region_code": side.region});
             (String::new(), Some(side.region.into()), Some(body))
+        }
+        Obj::CityLayer => {
+            let id = insert_layer(t, &format!("city{n}"), "445300").await;
+            let body = json!({"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": {"type": "Point", "coordinates": side.point}, "properties": {"region_code": side.village}}
+            ]});
+            (id.to_string(), None, Some(body))
         }
         Obj::NewFeature => {
             let id = insert_layer(t, &format!("city{n}"), "445300").await;

@@ -8,7 +8,7 @@ use tg_iam::AuditCtx;
 use tg_kernel::RegionCode;
 use tg_spatial::mvt::decode;
 
-crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope, ogc_api_features_and_gdal);
+crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope, ogc_api_features_and_gdal, import_and_export);
 
 /// A point in 云城区 (county 445302) and one in 云安区 (445303).
 const YUNCHENG: [f64; 2] = [112.044, 22.928];
@@ -399,4 +399,100 @@ async fn ogc_api_features_and_gdal(e: Engine) {
     // Reading every feature (GDAL follows the `next` links) gives the same number.
     let all = ogrinfo(city.token.as_deref().unwrap(), vec!["-ro".into(), "-al".into(), "-q".into(), url, "demo_events".into()]).await;
     assert_eq!(all.matches("OGRFeature(demo_events)").count(), 300);
+}
+
+async fn post_bytes(t: &TestApp, c: &Client, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let r = c.http.post(format!("{}{path}", t.base)).bearer_auth(c.token.as_deref().unwrap()).body(body).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn import_and_export(e: Engine) {
+    let t = spawn_app(e).await;
+    let admin = t.demo("sysadmin").await;
+    let id = make_layer(&admin).await;
+    let town = t.demo("yc.town").await;
+    let count = || async { t.scalar_i64("SELECT COUNT(*) FROM map_features").await };
+    // A CSV with good rows and bad ones: wrong number, outside the city, missing required
+    // attribute, outside the town's scope (云安区), unknown column (ignored, reported).
+    let csv = "名称,经度,纬度,类型,床位,区划代码,备注\n\
+               诊所甲,112.044,22.928,诊所,10,445302001009,x\n\
+               诊所乙,112.046,22.929,诊所,很多,445302001009,x\n\
+               诊所丙,100.0,20.0,诊所,3,,x\n\
+               诊所丁,112.047,22.930,,3,445302001009,x\n\
+               \n\
+               诊所戊,112.005,23.075,诊所,3,,x\n\
+               诊所己,112.045,22.927,药店,0,445302001009,x\n";
+    let path = format!("/api/v1/map/layers/{id}/import");
+    let (s, r) = post_bytes(&t, &town, &path, csv.as_bytes().to_vec()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["total"], 6);
+    assert_eq!(r["valid"], 2);
+    assert_eq!(r["ignored_fields"], json!(["备注"]));
+    let rows: Vec<(u64, &str)> =
+        r["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap())).collect();
+    assert!(rows.contains(&(3, "properties.beds")), "{rows:?}");
+    assert!(rows.contains(&(4, "geometry")), "{rows:?}");
+    assert!(rows.contains(&(5, "properties.kind")), "{rows:?}");
+    assert!(rows.contains(&(7, "region_code")), "{rows:?} (blank line 6 keeps the file's numbering)");
+    // All or nothing: with errors, nothing is written.
+    let (s, r) = post_bytes(&t, &town, &format!("{path}?dry_run=false"), csv.as_bytes().to_vec()).await;
+    assert_eq!((s, r["imported"].as_u64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(0)));
+    assert_eq!(count().await, 0);
+    // Partial: the valid rows go in, the report lists the rest.
+    let (s, r) = post_bytes(&t, &town, &format!("{path}?dry_run=false&partial=true"), csv.as_bytes().to_vec()).await;
+    assert_eq!((s, r["imported"].as_u64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(2)), "{r}");
+    assert_eq!(count().await, 2);
+    // The imported rows are in the index at once.
+    let q = town
+        .post(&format!("/api/v1/map/layers/{id}/query"), json!({"shape": {"type": "circle", "center": [112.044, 22.928], "radius_m": 500}}))
+        .await;
+    assert_eq!(q.body["total"], 2);
+    // GeoJSON in GCJ-02, every row valid: written in one go.
+    let g = |lon: f64, lat: f64| {
+        let c = tg_spatial::Crs::Gcj02.from_canonical(tg_spatial::geo_types::Coord { x: lon, y: lat });
+        json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.x, c.y]}, "properties": {"name": "导入点", "类型": "卫生站", "region_code": "445302001009"}})
+    };
+    let fc = json!({"type": "FeatureCollection", "features": [g(112.05, 22.93), g(112.051, 22.931)]});
+    let (s, r) = post_bytes(&t, &town, &format!("{path}?dry_run=false&crs=GCJ02"), fc.to_string().into_bytes()).await;
+    assert_eq!((s, r["imported"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    assert_eq!(count().await, 4);
+    let (s, _) = post_bytes(&t, &town, &path, b"not a file at all".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Export: GeoJSON of the layer, Excel of a query result; both audited.
+    let r = town
+        .http
+        .post(format!("{}/api/v1/map/layers/{id}/export", t.base))
+        .bearer_auth(town.token.as_deref().unwrap())
+        .json(&json!({"format": "geojson"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let fc: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(fc["features"].as_array().unwrap().len(), 4);
+    let names: Vec<&str> = fc["features"].as_array().unwrap().iter().map(|f| f["properties"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"诊所甲") && names.contains(&"导入点"), "{names:?}");
+    let r = town
+        .http
+        .post(format!("{}/api/v1/map/layers/{id}/export", t.base))
+        .bearer_auth(town.token.as_deref().unwrap())
+        .json(&json!({"format": "xlsx", "query": {"shape": {"type": "circle", "center": [112.05, 22.93], "radius_m": 300}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap().to_vec();
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows[0][..6], ["编号", "名称", "区划代码", "所属区划", "经度", "纬度"].map(String::from));
+    assert_eq!(rows.len(), 3, "the two GeoJSON points: {rows:?}");
+    let r = town.post(&format!("/api/v1/map/layers/{id}/export"), json!({"format": "pdf"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.export'").await, 2);
+    assert!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.import'").await >= 2);
 }
