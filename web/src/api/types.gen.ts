@@ -321,6 +321,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/map/layers/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Export a layer, or the result of a spatial query, as GeoJSON or Excel (audited). */
+        post: operations["map_export"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/map/layers/{id}/features": {
         parameters: {
             query?: never;
@@ -350,6 +367,27 @@ export interface paths {
         get: operations["map_heat"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/map/layers/{id}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import features from GeoJSON, Excel (.xlsx) or UTF-8 CSV (with longitude/latitude columns):
+         *     every row is validated first; `dry_run=false` writes all rows in one transaction, or none
+         *     when any row is wrong — unless `partial=true`, which writes the valid rows.
+         */
+        post: operations["map_import"];
         delete?: never;
         options?: never;
         head?: never;
@@ -934,6 +972,13 @@ export interface components {
             /** @description Chinese message for people. */
             message: string;
         };
+        ExportRequest: {
+            /** @description Coordinate system of the exported geometry (default EPSG:4326). */
+            crs?: string | null;
+            /** @description `geojson` (default) or `xlsx`. */
+            format?: string | null;
+            query?: null | components["schemas"]["QueryRequest"];
+        };
         Feature: {
             created_at: string;
             crs: string;
@@ -974,6 +1019,13 @@ export interface components {
         };
         GrantInput: {
             roles: string[];
+        };
+        /** @description One problem of one imported row. */
+        ImportError: {
+            field: string;
+            message: string;
+            /** @description Row number in the file (the header is row 1; GeoJSON features count from 1). */
+            row: number;
         };
         ImportReport: {
             created: components["schemas"]["ImportedUser"][];
@@ -2525,6 +2577,46 @@ export interface operations {
             };
         };
     };
+    map_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportRequest"];
+            };
+        };
+        responses: {
+            /** @description GeoJSON or Excel file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     map_features_list: {
         parameters: {
             query?: {
@@ -2627,6 +2719,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_import: {
+        parameters: {
+            query?: {
+                /** @description Validate only (default true). */
+                dry_run?: boolean;
+                /** @description Write the valid rows and report the others (default false: all or nothing). */
+                partial?: boolean;
+                /** @description Coordinate system of the file: EPSG:4326 (default), EPSG:4490, GCJ02, BD09, EPSG:3857. */
+                crs?: string;
+                /** @description Longitude column of a table (default: 经度, lon, lng, longitude or x). */
+                lon_field?: string;
+                /** @description Latitude column of a table (default: 纬度, lat, latitude or y). */
+                lat_field?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description GeoJSON, .xlsx or UTF-8 CSV */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
                 };
             };
         };
