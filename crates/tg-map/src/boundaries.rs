@@ -28,6 +28,15 @@ impl MapService {
     /// Loads boundaries from a GeoJSON FeatureCollection whose features carry `properties.code`
     /// (a region code that exists). All or nothing; an existing boundary is replaced.
     pub async fn load_boundaries(&self, ctx: &AuditCtx, geojson: &str, source: &str) -> IamResult<BoundaryLoad> {
+        self.load_boundaries_as(None, ctx, geojson, source).await
+    }
+
+    /// [`MapService::load_boundaries`] by a user: every region must be in the user's scope.
+    pub async fn import_boundaries(&self, actor: &Principal, ctx: &AuditCtx, geojson: &str) -> IamResult<BoundaryLoad> {
+        self.load_boundaries_as(Some(actor), ctx, geojson, "imported").await
+    }
+
+    async fn load_boundaries_as(&self, actor: Option<&Principal>, ctx: &AuditCtx, geojson: &str, source: &str) -> IamResult<BoundaryLoad> {
         let v: Value = serde_json::from_str(geojson).map_err(|e| bad(format!("GeoJSON 无法解析: {e}")))?;
         let features = v.get("features").and_then(Value::as_array).ok_or_else(|| bad("须为 FeatureCollection"))?;
         let mut rows = Vec::with_capacity(features.len());
@@ -42,15 +51,24 @@ impl MapService {
                 return Err(bad(format!("第{}个要素: 边界须为面", i + 1)));
             }
             tg_spatial::geojson::check_extent(&g, None).map_err(|e| bad(format!("第{}个要素: {e}", i + 1)))?;
+            if actor.is_some_and(|a| !a.scope.contains_region(&code)) {
+                return Err(bad(format!("第{}个要素: 行政区划 {code} 不在您的管辖范围内", i + 1)));
+            }
             if self.iam.region_raw(&code).await?.is_none() {
                 return Err(bad(format!("第{}个要素: 行政区划 {code} 不存在", i + 1)));
             }
             rows.push((code, tg_spatial::geojson::to_geojson(&g).to_string()));
         }
+        self.write_boundaries(ctx, &rows, source).await
+    }
+
+    /// Writes validated boundaries (replacing existing ones of the same regions) in one
+    /// transaction.
+    pub(crate) async fn write_boundaries(&self, ctx: &AuditCtx, rows: &[(RegionCode, String)], source: &str) -> IamResult<BoundaryLoad> {
         let now = self.now();
         let mut tx = self.iam.db().begin().await?;
         let mut replaced = 0;
-        for (code, geom) in &rows {
+        for (code, geom) in rows {
             let n = sqlx::query("DELETE FROM region_boundaries WHERE region_code = $1").bind(code.as_str()).execute(&mut *tx).await?;
             replaced += n.rows_affected() as usize;
             sqlx::query("INSERT INTO region_boundaries (region_code, geometry, source, updated_at) VALUES ($1, $2, $3, $4)")

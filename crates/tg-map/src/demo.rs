@@ -74,7 +74,12 @@ impl MapService {
             };
             let Some(county) = counties.iter().find(|k| regions.get(k).is_some_and(|a| a.covers(c))) else { continue };
             let Some(vs) = villages.get(county.as_str()).filter(|v| !v.is_empty()) else { continue };
-            let village = &vs[(rng.next() % vs.len() as u64) as usize];
+            // The village whose (demo) boundary holds the point, else any village of the county.
+            let located = crate::boundaries::finest(&regions, c).filter(|k| k.len() == 12);
+            let village = match &located {
+                Some(v) => v,
+                None => &vs[(rng.next() % vs.len() as u64) as usize],
+            };
             let category = CATEGORIES[(rng.next() % CATEGORIES.len() as u64) as usize];
             let status = STATUSES[(rng.next() % STATUSES.len() as u64) as usize];
             let day = 1 + rng.next() % 28;
@@ -121,3 +126,83 @@ impl MapService {
         Ok(items.len())
     }
 }
+
+impl MapService {
+    /// Generates clearly-labelled demo boundaries for towns and villages that have none: Voronoi
+    /// cells around spread seed points, clipped to the county (for towns) and to the town (for
+    /// villages), so they tile their parent. Real boundaries imported later replace them.
+    /// Returns the number generated.
+    pub async fn seed_demo_boundaries(&self, ctx: &AuditCtx, city: &RegionCode) -> IamResult<usize> {
+        use std::collections::{BTreeMap, HashSet};
+        use tg_spatial::partition::{spread_seeds, voronoi_partition};
+        let existing: HashSet<String> = sqlx::query("SELECT region_code FROM region_boundaries")
+            .fetch_all(self.iam.db().pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in sqlx::query("SELECT code, parent_code FROM regions WHERE level IN ('town', 'village') ORDER BY code")
+            .fetch_all(self.iam.db().pool())
+            .await?
+        {
+            let code: String = r.try_get(0)?;
+            let parent: Option<String> = r.try_get(1)?;
+            if let Some(p) = parent {
+                children.entry(p).or_default().push(code);
+            }
+        }
+        let counties: Vec<String> = existing.iter().filter(|c| c.len() == 6 && c.as_str() != city.as_str()).cloned().collect();
+        let mut rows: Vec<(RegionCode, String)> = Vec::new();
+        let mut sorted_counties = counties;
+        sorted_counties.sort();
+        for county in sorted_counties {
+            let Some(towns) = children.get(&county) else { continue };
+            if towns.iter().any(|t| existing.contains(t)) {
+                continue; // real town boundaries exist for this county
+            }
+            let Some(county_area) = self.boundary_geometry(&county).await? else { continue };
+            let seed = county.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            let seeds = spread_seeds(&county_area, towns.len(), seed);
+            let cells = voronoi_partition(&county_area, &seeds);
+            for (town, cell) in towns.iter().zip(cells) {
+                if cell.0.is_empty() {
+                    continue;
+                }
+                let g = tg_spatial::geo_types::Geometry::MultiPolygon(cell.clone());
+                rows.push((RegionCode::parse(town).map_err(|e| IamError::Internal(e.to_string()))?, to_geojson(&g).to_string()));
+                let Some(villages) = children.get(town) else { continue };
+                let vseed = town.bytes().fold(11u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                let vseeds = spread_seeds(&cell, villages.len(), vseed);
+                for (village, vcell) in villages.iter().zip(voronoi_partition(&cell, &vseeds)) {
+                    if vcell.0.is_empty() || existing.contains(village) {
+                        continue;
+                    }
+                    let g = tg_spatial::geo_types::Geometry::MultiPolygon(vcell);
+                    rows.push((RegionCode::parse(village).map_err(|e| IamError::Internal(e.to_string()))?, to_geojson(&g).to_string()));
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let n = rows.len();
+        self.write_boundaries(ctx, &rows, DEMO_BOUNDARY_SOURCE).await?;
+        Ok(n)
+    }
+
+    async fn boundary_geometry(&self, code: &str) -> IamResult<Option<tg_spatial::geo_types::MultiPolygon>> {
+        let row = sqlx::query("SELECT geometry FROM region_boundaries WHERE region_code = $1")
+            .bind(code)
+            .fetch_optional(self.iam.db().pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let text: String = row.try_get(0)?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| IamError::Internal(e.to_string()))?;
+        let g = tg_spatial::geojson::parse_geometry(&v).map_err(|e| IamError::Internal(e.to_string()))?;
+        Ok(tg_spatial::geojson::as_multipolygon(&g))
+    }
+}
+
+/// The `source` of generated demo boundaries.
+pub const DEMO_BOUNDARY_SOURCE: &str = "demo-generated";

@@ -19,6 +19,7 @@ pub mod crs;
 pub mod geodesic;
 pub mod geojson;
 pub mod mvt;
+pub mod partition;
 pub mod points;
 pub mod shape;
 pub mod tile;

@@ -183,6 +183,9 @@ impl App {
     /// The demo map layers (no-op when present).
     pub async fn seed_demo_map(&self) -> Result<usize> {
         let city = tg_kernel::RegionCode::parse(&self.pack.info.city_code)?;
+        let ctx = tg_iam::AuditCtx::cli("seed-demo");
+        let generated = self.map.seed_demo_boundaries(&ctx, &city).await.map_err(|e| anyhow::anyhow!("generating demo boundaries: {e}"))?;
+        tracing::info!(generated, "demo town and village boundaries");
         self.map
             .seed_demo(&tg_iam::AuditCtx::cli("seed-demo"), &city, self.pack.demo.map_demo_events)
             .await

@@ -231,6 +231,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/map/boundaries/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import administrative boundaries (GeoJSON FeatureCollection with `properties.code`): all or
+         *     nothing; each replaces the region's current boundary (official or generated demo one).
+         */
+        post: operations["map_boundaries_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/map/features/{id}": {
         parameters: {
             query?: never;
@@ -942,6 +962,11 @@ export interface components {
             /** Format: int64 */
             seq: number;
             target: string;
+        };
+        /** @description The outcome of loading boundaries. */
+        BoundaryLoad: {
+            loaded: number;
+            replaced: number;
         };
         Department: {
             code: string;
@@ -2226,6 +2251,38 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    map_boundaries_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GeoJSON FeatureCollection */
+        requestBody: {
+            content: {
+                "application/geo+json": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoundaryLoad"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

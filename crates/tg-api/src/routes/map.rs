@@ -284,6 +284,20 @@ async fn boundaries(State(s): State<AppState>, auth: Auth<perm::MapRead>, AppQue
     Ok(Json(s.map.boundaries(&auth.principal, q.level.as_deref().filter(|l| !l.is_empty())).await?))
 }
 
+/// Import administrative boundaries (GeoJSON FeatureCollection with `properties.code`): all or
+/// nothing; each replaces the region's current boundary (official or generated demo one).
+#[utoipa::path(operation_id = "map_boundaries_import", post, path = "/api/v1/map/boundaries/import", tag = "map",
+    request_body(content = Vec<u8>, content_type = "application/geo+json", description = "GeoJSON FeatureCollection"),
+    responses((status = 200, body = tg_map::boundaries::BoundaryLoad), (status = 422, body = ErrorBody)))]
+async fn import_boundaries(
+    State(s): State<AppState>,
+    auth: Auth<perm::MapLayer>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<tg_map::boundaries::BoundaryLoad>> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("import.bad_file", "GeoJSON 须为 UTF-8 编码"))?;
+    Ok(Json(s.map.import_boundaries(&auth.principal, &auth.ctx(), text.trim_start_matches('\u{feff}')).await?))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_layers, create_layer))
@@ -296,4 +310,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(heat))
         .routes(routes!(tile))
         .routes(routes!(boundaries))
+        .routes(routes!(import_boundaries))
 }

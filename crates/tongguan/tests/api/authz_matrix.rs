@@ -127,6 +127,7 @@ fn probes() -> Vec<Probe> {
         p(Method::GET, "/api/v1/map/boundaries", Some("map:read"), None),
         p(Method::POST, "/api/v1/map/layers/{id}/import", Some("map:write"), CityLayer),
         p(Method::POST, "/api/v1/map/layers/{id}/export", Some("map:read"), LayerRead),
+        p(Method::POST, "/api/v1/map/boundaries/import", Some("map:layer"), None),
     ]
 }
 

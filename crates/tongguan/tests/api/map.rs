@@ -8,7 +8,13 @@ use tg_iam::AuditCtx;
 use tg_kernel::RegionCode;
 use tg_spatial::mvt::decode;
 
-crate::both_engines!(layers_features_and_bad_input, queries_judgments_and_scope, ogc_api_features_and_gdal, import_and_export);
+crate::both_engines!(
+    layers_features_and_bad_input,
+    queries_judgments_and_scope,
+    ogc_api_features_and_gdal,
+    import_and_export,
+    demo_boundaries_tile_counties_and_imports_replace_them
+);
 
 /// A point in 云城区 (county 445302) and one in 云安区 (445303).
 const YUNCHENG: [f64; 2] = [112.044, 22.928];
@@ -495,4 +501,59 @@ async fn import_and_export(e: Engine) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.export'").await, 2);
     assert!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.import'").await >= 2);
+}
+
+async fn demo_boundaries_tile_counties_and_imports_replace_them(e: Engine) {
+    let t = spawn_app(e).await;
+    let city_code = RegionCode::parse("445300").unwrap();
+    let n = t.app.map.seed_demo_boundaries(&AuditCtx::cli("test"), &city_code).await.unwrap();
+    let towns_and_villages = t.scalar_i64("SELECT COUNT(*) FROM regions WHERE level IN ('town', 'village')").await as usize;
+    assert!(n > towns_and_villages * 9 / 10, "{n} of {towns_and_villages}");
+    assert_eq!(t.app.map.seed_demo_boundaries(&AuditCtx::cli("test"), &city_code).await.unwrap(), 0, "idempotent");
+    let city = t.demo("city.leader").await;
+    // A grid of points over 云城区: each point inside the county falls in a village of that county
+    // whose town also covers it — the generated boundaries tile their parents.
+    let mut points = Vec::new();
+    for i in 0..30 {
+        for j in 0..30 {
+            points.push([111.95 + i as f64 * 0.006, 22.80 + j as f64 * 0.006]);
+        }
+    }
+    let j = city.post("/api/v1/map/judge", json!({"points": points, "shape": {"type": "region", "region_code": "445302"}})).await;
+    assert_eq!(j.status, StatusCode::OK, "{:?}", j.body);
+    let mut inside = 0;
+    for r in j.body.as_array().unwrap() {
+        if r["inside"] == true {
+            inside += 1;
+            let v = r["region_code"].as_str().unwrap();
+            assert!(v.len() == 12 && v.starts_with("445302"), "{r}");
+            let town = json!({"points": [[r["lon"], r["lat"]]], "shape": {"type": "region", "region_code": &v[..9]}});
+            assert_eq!(city.post("/api/v1/map/judge", town).await.body[0]["inside"], true, "{r}");
+        }
+    }
+    assert!(inside > 300, "{inside}");
+    let b = city.get("/api/v1/map/boundaries?level=town").await.body;
+    assert!(b["features"].as_array().unwrap().iter().all(|f| f["properties"]["source"] == "demo-generated"));
+
+    // Importing a real boundary replaces the generated one; a bad file changes nothing.
+    let admin = t.demo("sysadmin").await;
+    let square = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "445302001"},
+        "geometry": {"type": "Polygon", "coordinates": [[[112.03, 22.91], [112.06, 22.91], [112.06, 22.94], [112.03, 22.94], [112.03, 22.91]]]}}]});
+    let bad = json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "445399999"},
+        "geometry": {"type": "Polygon", "coordinates": [[[112.0, 22.9], [112.1, 22.9], [112.1, 23.0], [112.0, 22.9]]]}}]});
+    let r = admin.post("/api/v1/map/boundaries/import", bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let r = admin.post("/api/v1/map/boundaries/import", square).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["loaded"].as_u64(), r.body["replaced"].as_u64()), (Some(1), Some(1)));
+    let b = city.get("/api/v1/map/boundaries?level=town").await.body;
+    let f = b["features"].as_array().unwrap().iter().find(|f| f["properties"]["code"] == "445302001").unwrap();
+    assert_eq!(f["properties"]["source"], "imported");
+    let j = city
+        .post("/api/v1/map/judge", json!({"points": [[112.045, 22.925]], "shape": {"type": "region", "region_code": "445302001"}}))
+        .await;
+    assert_eq!(j.body[0]["inside"], true);
+    // A town user may not import boundaries.
+    let town = t.demo("yc.town").await;
+    assert_eq!(town.post("/api/v1/map/boundaries/import", json!({})).await.status, StatusCode::FORBIDDEN);
 }
