@@ -13,6 +13,7 @@ pub mod demo;
 pub mod features;
 pub mod layers;
 pub mod ogc;
+pub mod shapefile;
 pub mod spatial;
 
 use std::collections::HashMap;

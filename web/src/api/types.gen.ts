@@ -403,7 +403,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import features from GeoJSON, Excel (.xlsx) or UTF-8 CSV (with longitude/latitude columns):
+         * Import features from GeoJSON, a zipped Shapefile (.shp + .dbf, its .prj and .cpg honoured),
+         *     Excel (.xlsx) or UTF-8 CSV (with longitude/latitude columns):
          *     every row is validated first; `dry_run=false` writes all rows in one transaction, or none
          *     when any row is wrong — unless `partial=true`, which writes the valid rows.
          */
@@ -2800,7 +2801,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description GeoJSON, .xlsx or UTF-8 CSV */
+        /** @description GeoJSON, zipped Shapefile, .xlsx or UTF-8 CSV */
         requestBody: {
             content: {
                 "application/octet-stream": number[];

@@ -157,6 +157,23 @@ fn geojson_rows(layer: &Layer, text: &str, crs: Option<String>) -> ApiResult<Row
     Ok((rows, ignored.into_iter().collect()))
 }
 
+fn shapefile_rows(layer: &Layer, bytes: &[u8], crs: Option<String>) -> ApiResult<Rows> {
+    let shp = tg_map::shapefile::read_zip(bytes).map_err(|e| bad_file(e.0))?;
+    // The .prj decides; without one, the `crs` parameter (default WGS-84).
+    let crs = shp.crs.map(|c| c.code().to_string()).or(crs);
+    let mut ignored = std::collections::BTreeSet::new();
+    let rows = shp
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, (geometry, props))| {
+            let (name, region_code, properties) = split_props(layer, props, &mut ignored);
+            (i + 1, FeatureInput { name, properties, geometry: geometry.clone(), crs: crs.clone(), region_code, version: None })
+        })
+        .collect();
+    Ok((rows, ignored.into_iter().collect()))
+}
+
 fn table_rows(layer: &Layer, table: Vec<Vec<String>>, q: &ImportQuery) -> ApiResult<Rows> {
     let mut it = table.into_iter();
     let header: Vec<String> = it.next().ok_or_else(|| bad_file("文件为空"))?.into_iter().map(|h| h.trim().to_string()).collect();
@@ -195,11 +212,12 @@ fn table_rows(layer: &Layer, table: Vec<Vec<String>>, q: &ImportQuery) -> ApiRes
     Ok((rows, ignored.into_iter().collect()))
 }
 
-/// Import features from GeoJSON, Excel (.xlsx) or UTF-8 CSV (with longitude/latitude columns):
+/// Import features from GeoJSON, a zipped Shapefile (.shp + .dbf, its .prj and .cpg honoured),
+/// Excel (.xlsx) or UTF-8 CSV (with longitude/latitude columns):
 /// every row is validated first; `dry_run=false` writes all rows in one transaction, or none
 /// when any row is wrong — unless `partial=true`, which writes the valid rows.
 #[utoipa::path(post, operation_id = "map_import", path = "/api/v1/map/layers/{id}/import", tag = "map", params(("id" = i64, Path), ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "GeoJSON, .xlsx or UTF-8 CSV"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "GeoJSON, zipped Shapefile, .xlsx or UTF-8 CSV"),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 422, body = ImportReport)))]
 async fn import(
     State(s): State<AppState>,
@@ -211,7 +229,9 @@ async fn import(
     let layer = s.map.layer(&auth.principal, id).await?;
     parse_crs(q.crs.as_deref())?;
     let trimmed = body.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &body[i..]).unwrap_or(&[]);
-    let (rows, ignored) = if trimmed.starts_with(b"{") || trimmed.starts_with(b"\xef\xbb\xbf{") {
+    let (rows, ignored) = if tg_map::shapefile::is_shapefile_zip(&body) {
+        shapefile_rows(&layer, &body, q.crs.clone())?
+    } else if trimmed.starts_with(b"{") || trimmed.starts_with(b"\xef\xbb\xbf{") {
         let text = std::str::from_utf8(trimmed).map_err(|_| bad_file("GeoJSON 须为 UTF-8 编码"))?.trim_start_matches('\u{feff}');
         geojson_rows(&layer, text, q.crs.clone())?
     } else {

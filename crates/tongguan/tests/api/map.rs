@@ -13,6 +13,7 @@ crate::both_engines!(
     queries_judgments_and_scope,
     ogc_api_features_and_gdal,
     import_and_export,
+    shapefile_import_written_by_gdal,
     demo_boundaries_tile_counties_and_imports_replace_them
 );
 
@@ -556,4 +557,74 @@ async fn demo_boundaries_tile_counties_and_imports_replace_them(e: Engine) {
     // A town user may not import boundaries.
     let town = t.demo("yc.town").await;
     assert_eq!(town.post("/api/v1/map/boundaries/import", json!({})).await.status, StatusCode::FORBIDDEN);
+}
+
+/// A zipped Shapefile written by GDAL's ogr2ogr (GBK attributes, a .prj, a polygon with a hole)
+/// is read with its encoding and orientation.
+async fn shapefile_import_written_by_gdal(e: Engine) {
+    let t = spawn_app(e).await;
+    let admin = t.demo("sysadmin").await;
+    let r = admin
+        .post(
+            "/api/v1/map/layers",
+            json!({"code": "parcels", "name": "测试地块", "geometry_type": "polygon", "region_code": "445300",
+                   "attr_schema": [{"name": "owner", "label": "权属", "type": "text", "required": true},
+                                   {"name": "area_mu", "label": "面积亩", "type": "number"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    let dir = tempfile_dir();
+    let src = dir.join("in.geojson");
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"owner": "城北村集体", "area_mu": 12.5, "name": "地块一", "区划代码": "445302001009"},
+         "geometry": {"type": "Polygon", "coordinates": [
+             [[112.03, 22.91], [112.05, 22.91], [112.05, 22.93], [112.03, 22.93], [112.03, 22.91]],
+             [[112.035, 22.915], [112.035, 22.92], [112.04, 22.92], [112.04, 22.915], [112.035, 22.915]]]}},
+        {"type": "Feature", "properties": {"owner": "", "area_mu": 3, "name": "地块二", "区划代码": "445302001009"},
+         "geometry": {"type": "Polygon", "coordinates": [[[112.06, 22.94], [112.07, 22.94], [112.07, 22.95], [112.06, 22.94]]]}}
+    ]});
+    std::fs::write(&src, fc.to_string()).unwrap();
+    let out = dir.join("parcels.shp.zip");
+    let status = std::process::Command::new("ogr2ogr")
+        .args(["-f", "ESRI Shapefile", "-lco", "ENCODING=GBK"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("ogr2ogr (apt-get install gdal-bin) must be installed");
+    assert!(status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let town = t.demo("yc.town").await;
+    let path = format!("/api/v1/map/layers/{id}/import?dry_run=false&partial=true");
+    let (s, r) = post_bytes(&t, &town, &path, bytes).await;
+    // The second parcel lacks its owner: reported, the first imported.
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["total"], 2, "{r}");
+    assert_eq!(r["imported"], 1, "{r}");
+    assert_eq!(r["errors"][0]["row"], 2);
+    assert_eq!(r["errors"][0]["field"], "properties.owner");
+    let list = town.get(&format!("/api/v1/map/layers/{id}/features")).await.body;
+    let f = &list["items"][0];
+    assert_eq!(f["name"], "地块一");
+    assert_eq!(f["properties"]["owner"], "城北村集体");
+    assert_eq!(f["properties"]["area_mu"], 12.5);
+    assert_eq!(f["geometry"]["type"], "Polygon");
+    assert_eq!(f["geometry"]["coordinates"].as_array().unwrap().len(), 2, "the hole survives: {f}");
+    // A point inside the hole is not in the parcel; one in the ring is.
+    let q = |c: [f64; 2]| json!({"points": [c], "shape": {"type": "polygon", "geometry": f["geometry"].clone()}});
+    assert_eq!(town.post("/api/v1/map/judge", q([112.0375, 22.9175])).await.body[0]["inside"], false);
+    assert_eq!(town.post("/api/v1/map/judge", q([112.045, 22.925])).await.body[0]["inside"], true);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tg-shp-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 + N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
