@@ -150,7 +150,7 @@ impl MapService {
                 if family(&g) != layer.geometry_type {
                     v.add("geometry", format!("图层几何类型为 {}，要素为 {}", layer.geometry_type, family(&g)));
                     None
-                } else if let Err(e) = check_extent(&g, None) {
+                } else if let Err(e) = check_extent(&g, None).and_then(|_| tg_spatial::geojson::check_valid(&g)) {
                     v.add("geometry", e.to_string());
                     None
                 } else {

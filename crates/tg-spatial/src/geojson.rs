@@ -133,6 +133,18 @@ pub fn check_extent(g: &Geometry, extent: Option<Rect>) -> Result<(), SpatialErr
     Ok(())
 }
 
+/// OGC simple-feature validity: rings closed and non-self-intersecting, holes inside their shell,
+/// polygons of a multipolygon not overlapping, no repeated or non-finite coordinates that break
+/// a geometry.
+pub fn check_valid(g: &Geometry) -> Result<(), SpatialError> {
+    use geo::Validation;
+    let problems = g.validation_errors();
+    match problems.first() {
+        None => Ok(()),
+        Some(p) => Err(bad(format!("几何图形不合法（如自相交、洞在外环之外、多个面重叠）：{p}"))),
+    }
+}
+
 /// The bounding box.
 pub fn bbox(g: &Geometry) -> Option<Rect> {
     g.bounding_rect()
@@ -185,6 +197,9 @@ mod tests {
         assert!(check_extent(&p, None).is_err());
         let a = anchor(&g).unwrap();
         assert!(crate::PreparedArea::new(&as_multipolygon(&g).unwrap()).unwrap().covers(a));
+        assert!(check_valid(&g).is_ok());
+        let bow_tie = parse_geometry(&json!({"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]})).unwrap();
+        assert!(check_valid(&bow_tie).is_err());
         let gcj = transform(&p, Crs::Wgs84, Crs::Gcj02);
         assert_eq!(gcj, p); // outside China nothing moves
     }

@@ -75,6 +75,11 @@ async fn layers_features_and_bad_input(e: Engine) {
         ),
         (json!({"geometry": point(YUNCHENG), "properties": {}}), StatusCode::UNPROCESSABLE_ENTITY, "properties.kind"),
         (
+            json!({"geometry": {"type": "Point", "coordinates": [f64::MAX, 1]}, "properties": {"kind": "诊所"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "geometry",
+        ),
+        (
             json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所", "beds": "很多"}}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "properties.beds",
@@ -614,6 +619,18 @@ async fn shapefile_import_written_by_gdal(e: Engine) {
     let q = |c: [f64; 2]| json!({"points": [c], "shape": {"type": "polygon", "geometry": f["geometry"].clone()}});
     assert_eq!(town.post("/api/v1/map/judge", q([112.0375, 22.9175])).await.body[0]["inside"], false);
     assert_eq!(town.post("/api/v1/map/judge", q([112.045, 22.925])).await.body[0]["inside"], true);
+    // A self-intersecting parcel (a bow tie) is refused with the reason.
+    let bow_tie =
+        json!({"type": "Polygon", "coordinates": [[[112.03, 22.91], [112.05, 22.93], [112.05, 22.91], [112.03, 22.93], [112.03, 22.91]]]});
+    let r = town
+        .post(
+            &format!("/api/v1/map/layers/{id}/features"),
+            json!({"geometry": bow_tie, "properties": {"owner": "某村"}, "region_code": "445302001009"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(r.body["details"][0]["field"], "geometry");
+    assert!(r.body["details"][0]["message"].as_str().unwrap().contains("不合法"), "{:?}", r.body);
     let _ = std::fs::remove_dir_all(dir);
 }
 
