@@ -430,6 +430,8 @@ pub struct ImportOptions {
     pub partial: bool,
     /// Source fields left out (reported back).
     pub ignored_fields: Vec<String>,
+    /// A client-chosen id under which progress can be polled while the import runs.
+    pub progress_id: Option<String>,
 }
 
 /// Most rows one import may carry.
@@ -446,7 +448,8 @@ impl MapService {
         rows: Vec<(usize, FeatureInput)>,
         opts: ImportOptions,
     ) -> IamResult<ImportReport> {
-        let ImportOptions { dry_run, partial, ignored_fields } = opts;
+        let ImportOptions { dry_run, partial, ignored_fields, progress_id } = opts;
+        let progress = progress_id.as_deref();
         let layer = self.layer(actor, layer_id).await?;
         if rows.len() > MAX_IMPORT_ROWS {
             return Err(IamError::field("file", format!("一次最多导入 {MAX_IMPORT_ROWS} 条")));
@@ -454,7 +457,10 @@ impl MapService {
         let total = rows.len();
         let mut ok = Vec::with_capacity(total);
         let mut errors = Vec::new();
-        for (row, input) in &rows {
+        for (i, (row, input)) in rows.iter().enumerate() {
+            if i % 100 == 0 {
+                self.set_progress(actor.user_id, progress, "validating", i, total);
+            }
             match self.prepare_feature(actor, &layer, input).await {
                 Ok(p) => ok.push(p),
                 Err(IamError::Validation(v)) => {
@@ -472,6 +478,7 @@ impl MapService {
         let write = !dry_run && (errors.is_empty() || partial) && valid > 0;
         let mut imported = 0;
         if write {
+            self.set_progress(actor.user_id, progress, "writing", 0, valid);
             let mut tx = self.iam.db().begin().await?;
             let ids = self.insert_many(&mut tx, layer.id, &ok, false, Some(actor.user_id)).await?;
             self.iam
@@ -488,6 +495,7 @@ impl MapService {
                 self.index_upsert(layer.id, *id, p)?;
             }
         }
+        self.set_progress(actor.user_id, progress, "done", total, total);
         Ok(ImportReport { dry_run, partial, total, valid, imported, errors, ignored_fields })
     }
 

@@ -46,6 +46,19 @@ pub(crate) struct LayerData {
 struct Caches {
     regions: RwLock<Option<Arc<AreaIndex<String>>>>,
     layers: RwLock<HashMap<i64, Arc<RwLock<LayerData>>>>,
+    /// Progress of running imports, by (user id, client-chosen progress id).
+    progress: std::sync::Mutex<HashMap<(i64, String), ImportProgress>>,
+}
+
+/// How far an import has got (polled by the page while the upload request runs).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportProgress {
+    /// `validating`, `writing` or `done`.
+    pub stage: String,
+    pub done: usize,
+    pub total: usize,
+    #[serde(skip)]
+    pub at_ms: i64,
 }
 
 /// The map engine. Cheap to clone.
@@ -94,6 +107,24 @@ impl MapService {
     pub(crate) fn store_layer(&self, layer_id: i64, data: LayerData) -> Result<Arc<RwLock<LayerData>>, IamError> {
         let mut map = self.caches.layers.write().map_err(lock_err)?;
         Ok(map.entry(layer_id).or_insert_with(|| Arc::new(RwLock::new(data))).clone())
+    }
+
+    /// Records an import's progress (kept ten minutes, at most 1,000 entries).
+    pub fn set_progress(&self, user: i64, id: Option<&str>, stage: &str, done: usize, total: usize) {
+        let Some(id) = id else { return };
+        let now = self.now();
+        if let Ok(mut m) = self.caches.progress.lock() {
+            m.retain(|_, p| now - p.at_ms < 600_000);
+            if m.len() >= 1000 {
+                return;
+            }
+            m.insert((user, id.to_string()), ImportProgress { stage: stage.into(), done, total, at_ms: now });
+        }
+    }
+
+    /// The progress of one of the user's own imports.
+    pub fn progress(&self, user: i64, id: &str) -> Option<ImportProgress> {
+        self.caches.progress.lock().ok().and_then(|m| m.get(&(user, id.to_string())).cloned())
     }
 
     pub(crate) fn cached_regions(&self) -> Result<Option<Arc<AreaIndex<String>>>, IamError> {

@@ -270,6 +270,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/map/import-progress/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The progress of one of the caller's imports, while it runs and for ten minutes after. */
+        get: operations["map_import_progress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/map/judge": {
         parameters: {
             query?: never;
@@ -1052,6 +1069,13 @@ export interface components {
             message: string;
             /** @description Row number in the file (the header is row 1; GeoJSON features count from 1). */
             row: number;
+        };
+        /** @description How far an import has got (polled by the page while the upload request runs). */
+        ImportProgress: {
+            done: number;
+            /** @description `validating`, `writing` or `done`. */
+            stage: string;
+            total: number;
         };
         ImportReport: {
             created: components["schemas"]["ImportedUser"][];
@@ -2401,6 +2425,35 @@ export interface operations {
             };
         };
     };
+    map_import_progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportProgress"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     map_judge: {
         parameters: {
             query?: never;
@@ -2794,6 +2847,8 @@ export interface operations {
                 lon_field?: string;
                 /** @description Latitude column of a table (default: 纬度, lat, latitude or y). */
                 lat_field?: string;
+                /** @description A client-chosen id (8–64 letters, digits or `-`) to poll the import's progress with. */
+                progress_id?: string;
             };
             header?: never;
             path: {

@@ -37,6 +37,8 @@ pub struct ImportQuery {
     pub lon_field: Option<String>,
     /// Latitude column of a table (default: 纬度, lat, latitude or y).
     pub lat_field: Option<String>,
+    /// A client-chosen id (8–64 letters, digits or `-`) to poll the import's progress with.
+    pub progress_id: Option<String>,
 }
 
 fn bad_file(message: impl Into<String>) -> ApiError {
@@ -228,6 +230,10 @@ async fn import(
 ) -> ApiResult<impl IntoResponse> {
     let layer = s.map.layer(&auth.principal, id).await?;
     parse_crs(q.crs.as_deref())?;
+    if q.progress_id.as_deref().is_some_and(|p| !(8..=64).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(ApiError::bad_request("map.invalid_progress_id", "progress_id 须为 8-64 位字母、数字或“-”"));
+    }
     let trimmed = body.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &body[i..]).unwrap_or(&[]);
     let (rows, ignored) = if tg_map::shapefile::is_shapefile_zip(&body) {
         shapefile_rows(&layer, &body, q.crs.clone())?
@@ -250,7 +256,12 @@ async fn import(
             &auth.ctx(),
             layer.id,
             rows,
-            ImportOptions { dry_run: q.dry_run.unwrap_or(true), partial: q.partial.unwrap_or(false), ignored_fields: ignored },
+            ImportOptions {
+                dry_run: q.dry_run.unwrap_or(true),
+                partial: q.partial.unwrap_or(false),
+                ignored_fields: ignored,
+                progress_id: q.progress_id.clone(),
+            },
         )
         .await?;
     let status = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -370,8 +381,22 @@ fn workbook(layer: &Layer, features: &[Feature]) -> ApiResult<Vec<u8>> {
     wb.save_to_buffer().map_err(fail)
 }
 
+/// The progress of one of the caller's imports, while it runs and for ten minutes after.
+#[utoipa::path(operation_id = "map_import_progress", get, path = "/api/v1/map/import-progress/{id}", tag = "map", params(("id" = String, Path)),
+    responses((status = 200, body = tg_map::ImportProgress), (status = 404, body = ErrorBody)))]
+async fn import_progress(
+    State(s): State<AppState>,
+    auth: Auth<perm::MapWrite>,
+    AppPath(id): AppPath<String>,
+) -> ApiResult<Json<tg_map::ImportProgress>> {
+    s.map
+        .progress(auth.principal.user_id, &id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("map.progress_not_found", "没有该导入任务的进度"))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(import)).routes(routes!(export))
+    OpenApiRouter::new().routes(routes!(import)).routes(routes!(export)).routes(routes!(import_progress))
 }
 
 #[cfg(test)]

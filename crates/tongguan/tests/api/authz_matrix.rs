@@ -40,6 +40,8 @@ enum Obj {
     /// A city-wide layer, visible to everyone with map access; the body is a GeoJSON file whose
     /// feature lies in the side's village (rows outside the caller's scope are reported row by row).
     CityLayer,
+    /// An import progress entry of the calling account.
+    Progress,
 }
 
 struct Probe {
@@ -128,6 +130,7 @@ fn probes() -> Vec<Probe> {
         p(Method::POST, "/api/v1/map/layers/{id}/import", Some("map:write"), CityLayer),
         p(Method::POST, "/api/v1/map/layers/{id}/export", Some("map:read"), LayerRead),
         p(Method::POST, "/api/v1/map/boundaries/import", Some("map:layer"), None),
+        p(Method::GET, "/api/v1/map/import-progress/{id}", Some("map:write"), Progress),
     ]
 }
 
@@ -286,6 +289,15 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
             let body =
                 json!({"code": format!("nl{n}"), "name": format!("新图层{n}"), "geometry_type": "point", "region_code": side.region});
             (String::new(), Some(side.region.into()), Some(body))
+        }
+        Obj::Progress => {
+            let owner = match caller {
+                Some(name) => t.user_id(name).await,
+                None => 0,
+            };
+            let id = format!("probe-{n:08}");
+            t.app.map.set_progress(owner, Some(&id), "done", 1, 1);
+            (id, None, None)
         }
         Obj::CityLayer => {
             let id = insert_layer(t, &format!("city{n}"), "445300").await;

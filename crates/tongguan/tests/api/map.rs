@@ -472,6 +472,39 @@ async fn import_and_export(e: Engine) {
     assert_eq!(count().await, 4);
     let (s, _) = post_bytes(&t, &town, &path, b"not a file at all".to_vec()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Progress can be polled under a client-chosen id while an import runs, and read after it.
+    let mut big = String::from("名称,经度,纬度,类型\n");
+    for i in 0..1500 {
+        big.push_str(&format!("点{i},{},{},诊所\n", 112.03 + (i % 50) as f64 * 0.0004, 22.91 + (i / 50) as f64 * 0.0004));
+    }
+    let poller = {
+        let town = town.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..400 {
+                let r = town.get("/api/v1/map/import-progress/import-test-0001").await;
+                if r.status == StatusCode::OK {
+                    let stage = r.body["stage"].as_str().unwrap().to_string();
+                    if seen.last() != Some(&stage) {
+                        seen.push(stage.clone());
+                    }
+                    if stage == "done" {
+                        return (seen, r.body["total"].as_u64().unwrap());
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            (seen, 0)
+        })
+    };
+    let (s, r) = post_bytes(&t, &town, &format!("{path}?progress_id=import-test-0001"), big.into_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "rows without a region resolve to the county, outside the town user's scope: {r}");
+    let (stages, total) = poller.await.unwrap();
+    assert_eq!(stages.last().map(String::as_str), Some("done"), "{stages:?}");
+    assert_eq!(total, 1500);
+    assert_eq!(town.get("/api/v1/map/import-progress/someone-elses").await.status, StatusCode::NOT_FOUND);
+    let (s, _) = post_bytes(&t, &town, &format!("{path}?progress_id=bad id"), b"{}".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Export: GeoJSON of the layer, Excel of a query result; both audited.
     let r = town
