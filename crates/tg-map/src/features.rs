@@ -400,7 +400,7 @@ async fn insert(tx: &mut tg_db::Tx, layer_id: i64, p: &Prepared, is_demo: bool, 
 
 /// One problem of one imported row.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImportError {
+pub struct FeatureImportError {
     /// Row number in the file (the header is row 1; GeoJSON features count from 1).
     pub row: usize,
     pub field: String,
@@ -410,13 +410,13 @@ pub struct ImportError {
 /// The outcome of an import: with `dry_run` nothing was written; otherwise `imported` rows were
 /// written in one transaction (all rows, or with `partial` the valid ones).
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ImportReport {
+pub struct FeatureImportReport {
     pub dry_run: bool,
     pub partial: bool,
     pub total: usize,
     pub valid: usize,
     pub imported: usize,
-    pub errors: Vec<ImportError>,
+    pub errors: Vec<FeatureImportError>,
     /// Source fields that are not attributes of the layer and were left out.
     pub ignored_fields: Vec<String>,
 }
@@ -447,7 +447,7 @@ impl MapService {
         layer_id: i64,
         rows: Vec<(usize, FeatureInput)>,
         opts: ImportOptions,
-    ) -> IamResult<ImportReport> {
+    ) -> IamResult<FeatureImportReport> {
         let ImportOptions { dry_run, partial, ignored_fields, progress_id } = opts;
         let progress = progress_id.as_deref();
         let layer = self.layer(actor, layer_id).await?;
@@ -465,11 +465,13 @@ impl MapService {
                 Ok(p) => ok.push(p),
                 Err(IamError::Validation(v)) => {
                     for fe in v.0 {
-                        errors.push(ImportError { row: *row, field: fe.field, message: fe.message });
+                        errors.push(FeatureImportError { row: *row, field: fe.field, message: fe.message });
                     }
                 }
                 Err(IamError::OutOfScope) => {
-                    errors.push(ImportError { row: *row, field: "region_code".into(), message: "位置不在您的管辖范围内".into() })
+                    errors.push(FeatureImportError {
+                        row: *row, field: "region_code".into(), message: "位置不在您的管辖范围内".into()
+                    })
                 }
                 Err(other) => return Err(other),
             }
@@ -496,7 +498,7 @@ impl MapService {
             }
         }
         self.set_progress(actor.user_id, progress, "done", total, total);
-        Ok(ImportReport { dry_run, partial, total, valid, imported, errors, ignored_fields })
+        Ok(FeatureImportReport { dry_run, partial, total, valid, imported, errors, ignored_fields })
     }
 
     /// Every feature of a layer in scope (for export), at most `max`.

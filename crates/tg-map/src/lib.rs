@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use tg_iam::{Iam, IamError};
 use tg_spatial::{AreaIndex, PointIndex};
 
-pub use features::{Feature, FeatureInput, ImportError, ImportReport};
+pub use features::{Feature, FeatureImportError, FeatureImportReport, FeatureInput};
 pub use layers::{AttrDef, Layer, LayerInput};
 pub use spatial::{JudgeRequest, Judgment, QueryRequest, ShapeInput};
 

@@ -1040,6 +1040,27 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        /** @description One problem of one imported row. */
+        FeatureImportError: {
+            field: string;
+            message: string;
+            /** @description Row number in the file (the header is row 1; GeoJSON features count from 1). */
+            row: number;
+        };
+        /**
+         * @description The outcome of an import: with `dry_run` nothing was written; otherwise `imported` rows were
+         *     written in one transaction (all rows, or with `partial` the valid ones).
+         */
+        FeatureImportReport: {
+            dry_run: boolean;
+            errors: components["schemas"]["FeatureImportError"][];
+            /** @description Source fields that are not attributes of the layer and were left out. */
+            ignored_fields: string[];
+            imported: number;
+            partial: boolean;
+            total: number;
+            valid: number;
+        };
         FeatureInput: {
             /** @description Coordinate system of `geometry`: EPSG:4326, EPSG:4490, GCJ02, BD09 or EPSG:3857. */
             crs?: string | null;
@@ -1062,13 +1083,6 @@ export interface components {
         };
         GrantInput: {
             roles: string[];
-        };
-        /** @description One problem of one imported row. */
-        ImportError: {
-            field: string;
-            message: string;
-            /** @description Row number in the file (the header is row 1; GeoJSON features count from 1). */
-            row: number;
         };
         /** @description How far an import has got (polled by the page while the upload request runs). */
         ImportProgress: {
@@ -2868,7 +2882,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportReport"];
+                    "application/json": components["schemas"]["FeatureImportReport"];
                 };
             };
             400: {
@@ -2884,7 +2898,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportReport"];
+                    "application/json": components["schemas"]["FeatureImportReport"];
                 };
             };
         };

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use tg_iam::AuditEvent;
 use tg_map::features::parse_crs;
 use tg_map::features::ImportOptions;
-use tg_map::{AttrDef, Feature, FeatureInput, ImportReport, Layer, QueryRequest};
+use tg_map::{AttrDef, Feature, FeatureImportReport, FeatureInput, Layer, QueryRequest};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -220,7 +220,7 @@ fn table_rows(layer: &Layer, table: Vec<Vec<String>>, q: &ImportQuery) -> ApiRes
 /// when any row is wrong — unless `partial=true`, which writes the valid rows.
 #[utoipa::path(post, operation_id = "map_import", path = "/api/v1/map/layers/{id}/import", tag = "map", params(("id" = i64, Path), ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "GeoJSON, zipped Shapefile, .xlsx or UTF-8 CSV"),
-    responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody), (status = 422, body = ImportReport)))]
+    responses((status = 200, body = FeatureImportReport), (status = 400, body = ErrorBody), (status = 422, body = FeatureImportReport)))]
 async fn import(
     State(s): State<AppState>,
     auth: Auth<perm::MapWrite>,
