@@ -121,7 +121,7 @@ impl MapService {
 
     /// Boundaries in the user's scope as a GeoJSON FeatureCollection (for the offline base map).
     /// `level`: city, county, town, village or group; all levels when absent.
-    pub async fn boundaries(&self, actor: &Principal, level: Option<&str>) -> IamResult<Value> {
+    pub async fn boundaries(&self, actor: &Principal, level: Option<&str>, crs: tg_spatial::Crs) -> IamResult<Value> {
         let rows = sqlx::query(
             "SELECT b.region_code, r.name, r.level, b.geometry, b.source FROM region_boundaries b \
              JOIN regions r ON r.code = b.region_code ORDER BY b.region_code",
@@ -147,7 +147,11 @@ impl MapService {
                 "type": "Feature",
                 "id": code,
                 "properties": {"code": code, "name": name, "level": lvl, "source": source},
-                "geometry": serde_json::from_str::<Value>(&geom).unwrap_or(Value::Null),
+                "geometry": serde_json::from_str::<Value>(&geom)
+                    .ok()
+                    .and_then(|v| parse_geometry(&v).ok())
+                    .map(|g| tg_spatial::geojson::to_geojson(&tg_spatial::geojson::transform(&g, tg_spatial::Crs::Wgs84, crs)))
+                    .unwrap_or(Value::Null),
             }));
         }
         Ok(serde_json::json!({"type": "FeatureCollection", "features": features}))

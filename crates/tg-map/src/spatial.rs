@@ -74,7 +74,7 @@ pub struct JudgeRequest {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Judgment {
-    /// The point in canonical WGS-84.
+    /// The point as given (in the request's `crs`).
     pub lon: f64,
     pub lat: f64,
     /// Against the shape, when one was given (boundary counts as inside).
@@ -264,8 +264,8 @@ impl MapService {
                 RegionCode::parse(code).is_ok_and(|rc| actor.scope.region.contains(&rc) || rc.contains(&actor.scope.region))
             });
             out.push(Judgment {
-                lon: c.x,
-                lat: c.y,
+                lon: p[0],
+                lat: p[1],
                 inside: shape.as_ref().map(|s| s.covers(c)),
                 region_name: region.as_ref().and_then(|r| names.get(r).cloned()),
                 region_code: region,

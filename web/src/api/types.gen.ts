@@ -1138,7 +1138,7 @@ export interface components {
             lat: number;
             /**
              * Format: double
-             * @description The point in canonical WGS-84.
+             * @description The point as given (in the request's `crs`).
              */
             lon: number;
             /** @description The finest region whose boundary covers the point (点与辖区). */
@@ -2274,6 +2274,8 @@ export interface operations {
             query?: {
                 /** @description city, county, town, village or group; all levels when absent. */
                 level?: string;
+                /** @description Coordinate system of the returned geometry (default EPSG:4326). */
+                crs?: string;
             };
             header?: never;
             path?: never;

@@ -64,6 +64,8 @@ pub struct ViewQuery {
 pub struct BoundaryQuery {
     /// city, county, town, village or group; all levels when absent.
     pub level: Option<String>,
+    /// Coordinate system of the returned geometry (default EPSG:4326).
+    pub crs: Option<String>,
 }
 
 fn viewport(q: &ViewQuery) -> ApiResult<(Rect, f64)> {
@@ -281,7 +283,8 @@ async fn tile(
 #[utoipa::path(operation_id = "map_boundaries", get, path = "/api/v1/map/boundaries", tag = "map", params(BoundaryQuery),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn boundaries(State(s): State<AppState>, auth: Auth<perm::MapRead>, AppQuery(q): AppQuery<BoundaryQuery>) -> ApiResult<Json<Value>> {
-    Ok(Json(s.map.boundaries(&auth.principal, q.level.as_deref().filter(|l| !l.is_empty())).await?))
+    let crs = parse_crs(q.crs.as_deref())?;
+    Ok(Json(s.map.boundaries(&auth.principal, q.level.as_deref().filter(|l| !l.is_empty()), crs).await?))
 }
 
 /// Import administrative boundaries (GeoJSON FeatureCollection with `properties.code`): all or

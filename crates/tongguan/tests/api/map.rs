@@ -320,6 +320,14 @@ async fn queries_judgments_and_scope(e: Engine) {
     assert_eq!(codes, vec!["445300", "445302"]);
     let b = city.get("/api/v1/map/boundaries?level=county").await.body;
     assert_eq!(b["features"].as_array().unwrap().len(), 5);
+    // Every API speaks the caller's CRS: boundaries in Web Mercator metres, judgments of GCJ-02 points.
+    let m = city.get("/api/v1/map/boundaries?level=county&crs=EPSG:3857").await.body;
+    let x = m["features"][0]["geometry"]["coordinates"][0][0][0][0].as_f64().unwrap();
+    assert!(x > 12_000_000.0 && x < 13_000_000.0, "{x}");
+    let g = tg_spatial::Crs::Gcj02.from_canonical(tg_spatial::geo_types::Coord { x: YUNCHENG[0], y: YUNCHENG[1] });
+    let j = city.post("/api/v1/map/judge", json!({"points": [[g.x, g.y]], "crs": "GCJ02"})).await.body;
+    assert_eq!(j[0]["region_code"], "445302");
+    assert!((j[0]["lon"].as_f64().unwrap() - g.x).abs() < 1e-12, "{j}");
 }
 
 /// Runs GDAL's `ogrinfo` (Debian gdal-bin) against the OGC API with a bearer token.
