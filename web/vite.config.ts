@@ -38,6 +38,8 @@ export default defineConfig({
           if (id.includes('node_modules/element-plus') || id.includes('@element-plus')) return 'element-plus'
           if (id.includes('node_modules/vant')) return 'vant'
           if (id.includes('node_modules/swagger-ui-dist')) return 'swagger'
+          if (id.includes('node_modules/maplibre-gl')) return 'maplibre'
+          if (id.includes('node_modules/echarts') || id.includes('node_modules/zrender')) return 'echarts'
           return undefined
         },
       },

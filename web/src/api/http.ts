@@ -25,6 +25,10 @@ export interface RequestOptions {
   silent?: boolean
 }
 
+/** The header every API request carries (the server refuses state-changing requests without it, a
+ *  CSRF guard). Requests made outside this client (e.g. MapLibre's tile loads) add it too. */
+export const API_HEADERS: Readonly<Record<string, string>> = { 'X-Requested-With': 'tongguan' }
+
 /** Answers that mean "finish signing in first": the UI routes to the password or dynamic-password page. */
 export const AUTH_STEP_CODES = ['auth.password_change_required', 'auth.password_expired', 'auth.mfa_required']
 
@@ -50,7 +54,7 @@ export function buildUrl(path: string, query?: RequestOptions['query']): string 
 }
 
 export async function rawRequest(path: string, opts: RequestOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { 'X-Requested-With': 'tongguan', Accept: 'application/json' }
+  const headers: Record<string, string> = { ...API_HEADERS, Accept: 'application/json' }
   let body: string | undefined
   let payload: BodyInit | undefined
   if (opts.file) {

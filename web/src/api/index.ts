@@ -2,7 +2,7 @@
 import { ApiError, request, rawRequest, saveBlob } from './http'
 import { sealPassword } from './envelope'
 import type {
-  AuditRecord, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
+  AuditRecord, BoundaryCollection, HeatCell, JudgeRequest, Judgment, Layer, MapCluster, MapFeature, QueryRequest, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
   Message, MfaStatus, NewUser, OtpEnrollment, Page, PageParams, PermissionDef, PolicySettings, Region, Role, RoleInput, RotateResult,
   SecurityLabel, SystemInfo, UnmaskedPhone, User, UserUpdate, VerifyReport,
 } from './types'
@@ -116,4 +116,28 @@ export const messagesApi = {
   unreadCount: async (): Promise<number> =>
     (await request<Page<Message>>('/api/v1/messages', { query: { unread: 'true', page_size: 1 }, silent: true })).total,
   markRead: (id: number) => request<void>(`/api/v1/messages/${id}/read`, { method: 'POST' }),
+}
+
+export interface LayerQuery extends PageParams { q?: string }
+export interface FeatureQuery extends PageParams { q?: string; region_code?: string }
+/** A viewport as the cluster and heat endpoints take it: [min_lon, min_lat, max_lon, max_lat] (WGS-84). */
+export type Bbox = [number, number, number, number]
+
+/** 全域智图: layers, features, spatial queries and judgments, aggregates and boundaries (map:read). */
+export const mapApi = {
+  layers: (q: LayerQuery = {}) => request<Page<Layer>>('/api/v1/map/layers', { query: { ...q } }),
+  layer: (id: number) => request<Layer>(`/api/v1/map/layers/${id}`),
+  features: (id: number, q: FeatureQuery = {}) => request<Page<MapFeature>>(`/api/v1/map/layers/${id}/features`, { query: { ...q } }),
+  feature: (id: number) => request<MapFeature>(`/api/v1/map/features/${id}`),
+  /** 空间查询, paged. `silent` leaves the error message to the caller (e.g. background statistics). */
+  query: (id: number, req: QueryRequest, silent = false) =>
+    request<Page<MapFeature>>(`/api/v1/map/layers/${id}/query`, { method: 'POST', body: req, silent }),
+  judge: (req: JudgeRequest) => request<Judgment[]>('/api/v1/map/judge', { method: 'POST', body: req }),
+  clusters: (id: number, bbox: Bbox, zoom: number) =>
+    request<MapCluster[]>(`/api/v1/map/layers/${id}/clusters`, { query: { bbox: bbox.join(','), zoom: Math.round(zoom * 100) / 100 } }),
+  heat: (id: number, bbox: Bbox, zoom: number) =>
+    request<HeatCell[]>(`/api/v1/map/layers/${id}/heat`, { query: { bbox: bbox.join(','), zoom: Math.round(zoom * 100) / 100 } }),
+  boundaries: (level?: string) => request<BoundaryCollection>('/api/v1/map/boundaries', { query: { level } }),
+  /** The vector-tile URL template of a layer (absolute: MapLibre fetches tiles from its workers). */
+  tileUrl: (id: number) => `${location.origin}/api/v1/map/tiles/${id}/{z}/{x}/{y}.mvt`,
 }

@@ -17,6 +17,7 @@ declare module 'vue-router' {
 /** PC pages under the Element Plus layout; their `meta.menu` groups them in the side menu. */
 export const pcRoutes: RouteRecordRaw[] = [
   { path: '', name: 'home', component: () => import('../views/pc/Home.vue'), meta: { title: '首页', icon: 'HomeFilled' } },
+  { path: 'map', name: 'map', component: () => import('../views/pc/MapView.vue'), meta: { title: '全域智图', perm: 'map:read', icon: 'Location' } },
   { path: 'system/users', name: 'users', component: () => import('../views/pc/system/Users.vue'), meta: { title: '用户管理', perm: 'user:read', menu: '系统管理', icon: 'User' } },
   { path: 'system/departments', name: 'departments', component: () => import('../views/pc/system/Departments.vue'), meta: { title: '部门管理', perm: 'dept:read', menu: '系统管理', icon: 'OfficeBuilding' } },
   { path: 'system/regions', name: 'regions', component: () => import('../views/pc/system/Regions.vue'), meta: { title: '行政区划', perm: 'region:read', menu: '系统管理', icon: 'MapLocation' } },
@@ -44,6 +45,7 @@ const routes: RouteRecordRaw[] = [
     component: () => import('../layouts/MobileLayout.vue'),
     children: [
       { path: '', redirect: '/m/me' },
+      { path: 'map', name: 'm-map', component: () => import('../views/mobile/MapMobile.vue'), meta: { title: '全域智图', perm: 'map:read' } },
       { path: 'me', name: 'm-me', component: () => import('../views/mobile/Me.vue'), meta: { title: '我的' } },
       // The soft token works without signing in: its codes are what one signs in with.
       { path: 'token', name: 'm-token', component: () => import('../views/mobile/Token.vue'), meta: { title: '动态口令令牌', public: true } },
@@ -78,6 +80,6 @@ router.beforeEach(async (to) => {
   } else if (!step && to.name === 'mfa') {
     return { path: '/' }
   }
-  if (to.meta.perm && !auth.hasPerm(to.meta.perm)) return { name: 'home' }
+  if (to.meta.perm && !auth.hasPerm(to.meta.perm)) return mobile ? { path: '/m/me' } : { name: 'home' }
   return true
 })
