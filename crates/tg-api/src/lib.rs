@@ -178,10 +178,36 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' '
 font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; \
 frame-ancestors 'none'";
 
+/// Whether `o` is a bare web origin (`http(s)://host[:port]`), safe to put into the CSP.
+pub fn valid_origin(o: &str) -> bool {
+    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && r.len() <= 253 && r.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'*'))
+    })
+}
+
+/// The CSP with external base-map origins allowed for images (raster tiles) and connections
+/// (vector tiles, capabilities documents). Invalid origins are left out.
+pub fn csp_with(basemap_origins: &[String]) -> String {
+    let extra: Vec<&str> = basemap_origins.iter().map(String::as_str).filter(|o| valid_origin(o)).collect();
+    if extra.is_empty() {
+        return CSP.to_string();
+    }
+    let list = extra.join(" ");
+    CSP.replace("img-src 'self' data: blob:;", &format!("img-src 'self' data: blob: {list};"))
+        .replace("connect-src 'self';", &format!("connect-src 'self' {list};"))
+}
+
 /// The security headers of every response, API and web app alike (等保 / OWASP ASVS V3.4).
 pub fn security_headers(router: Router) -> Router {
+    security_headers_with(router, &[])
+}
+
+/// [`security_headers`] with external base-map origins in the CSP.
+pub fn security_headers_with(router: Router, basemap_origins: &[String]) -> Router {
+    let csp = HeaderValue::from_str(&csp_with(basemap_origins)).unwrap_or(HeaderValue::from_static(CSP));
     router
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
@@ -228,4 +254,20 @@ pub fn build(state: AppState) -> Router {
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
     .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
     .with_state(state)
+}
+
+#[cfg(test)]
+mod csp_tests {
+    use super::*;
+
+    #[test]
+    fn basemap_origins_extend_images_and_connections_only() {
+        assert_eq!(csp_with(&[]), CSP);
+        let c = csp_with(&["https://t0.tianditu.gov.cn".into(), "javascript:alert(1)".into(), "https://x.example; script-src *".into()]);
+        assert!(c.contains("img-src 'self' data: blob: https://t0.tianditu.gov.cn;"), "{c}");
+        assert!(c.contains("connect-src 'self' https://t0.tianditu.gov.cn;"), "{c}");
+        assert!(c.contains("script-src 'self';") && !c.contains("alert") && !c.contains("x.example"), "{c}");
+        assert!(valid_origin("http://10.1.2.3:8080"));
+        assert!(!valid_origin("https://a.b/path"));
+    }
 }

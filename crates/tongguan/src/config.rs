@@ -34,6 +34,10 @@ pub struct ServerConfig {
     /// Refuse requests that did not arrive over HTTPS (`X-Forwarded-Proto: https` from the TLS / 国密
     /// gateway in front). Health checks are exempt.
     pub require_https: bool,
+    /// Origins of external base-map tile services the map page may load (e.g.
+    /// `https://t0.tianditu.gov.cn`); added to the Content Security Policy's `img-src` and
+    /// `connect-src`. Empty: only this server (the offline base map).
+    pub basemap_origins: Vec<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -123,6 +127,7 @@ impl Default for ServerConfig {
             trust_forwarded_for: false,
             cookie_secure: false,
             require_https: false,
+            basemap_origins: Vec::new(),
         }
     }
 }
@@ -292,6 +297,11 @@ impl Config {
         if self.database.max_connections == 0 {
             bail!("configuration key `database.max_connections`: must be at least 1");
         }
+        for o in &self.server.basemap_origins {
+            if !tg_api::valid_origin(o) {
+                bail!("configuration key `server.basemap_origins`: `{o}` is not an origin like https://t0.tianditu.gov.cn");
+            }
+        }
         let s = &self.security;
         if s.pbkdf2_iterations < 1000 {
             bail!("configuration key `security.pbkdf2_iterations`: must be at least 1000");
@@ -421,6 +431,19 @@ mod tests {
         let o = Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() };
         let c = Config::load(Some(&f), env(&[("TONGGUAN_LISTEN", "127.0.0.1:9050")]), &o).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9100");
+    }
+
+    #[test]
+    fn basemap_origins_must_be_origins() {
+        let dir = std::env::temp_dir().join(format!("tg-cfg-bm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("t.toml");
+        std::fs::write(&f, "[server]\nbasemap_origins = [\"https://t0.tianditu.gov.cn\"]\n").unwrap();
+        let c = Config::load(Some(&f), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.server.basemap_origins, vec!["https://t0.tianditu.gov.cn".to_string()]);
+        std::fs::write(&f, "[server]\nbasemap_origins = [\"https://x.example/tiles; script-src *\"]\n").unwrap();
+        let e = Config::load(Some(&f), env(&[]), &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("server.basemap_origins"), "{e}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl App {
 
     /// The whole HTTP application: the API plus the web app as fallback, under the security headers.
     pub fn router(&self) -> axum::Router {
-        tg_api::security_headers(tg_api::build(self.state()).fallback(web::serve))
+        tg_api::security_headers_with(tg_api::build(self.state()).fallback(web::serve), &self.config.server.basemap_origins)
     }
 
     /// Background duties of a serving node: the daily SM2-signed audit checkpoint and syslog shipping.
