@@ -2,7 +2,7 @@
 import { ApiError, request, rawRequest, saveBlob } from './http'
 import { sealPassword } from './envelope'
 import type {
-  AuditRecord, BoundaryCollection, HeatCell, JudgeRequest, Judgment, Layer, MapCluster, MapFeature, QueryRequest, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
+  AttrDef, AuditRecord, BoundaryCollection, HeatCell, JudgeRequest, Judgment, Layer, MapCluster, MapFeature, QueryRequest, Department, ImportReport, DepartmentInput, IntegrityReport, KeysView, LoginChallenge, LoginOutput, LoginRequest, Me,
   Message, MfaStatus, NewUser, OtpEnrollment, Page, PageParams, PermissionDef, PolicySettings, Region, Role, RoleInput, RotateResult,
   SecurityLabel, SystemInfo, UnmaskedPhone, User, UserUpdate, VerifyReport,
 } from './types'
@@ -119,6 +119,18 @@ export const messagesApi = {
 }
 
 export interface LayerQuery extends PageParams { q?: string }
+/** A layer as created or edited (style is free-form JSON; `version` is required when editing). */
+export interface LayerInput {
+  code: string
+  name: string
+  geometry_type: string
+  description: string
+  attr_schema: AttrDef[]
+  style: Record<string, unknown>
+  region_code?: string
+  visible_roles: string[]
+  version?: number
+}
 export interface FeatureQuery extends PageParams { q?: string; region_code?: string }
 /** A viewport as the cluster and heat endpoints take it: [min_lon, min_lat, max_lon, max_lat] (WGS-84). */
 export type Bbox = [number, number, number, number]
@@ -138,6 +150,12 @@ export const mapApi = {
   heat: (id: number, bbox: Bbox, zoom: number) =>
     request<HeatCell[]>(`/api/v1/map/layers/${id}/heat`, { query: { bbox: bbox.join(','), zoom: Math.round(zoom * 100) / 100 } }),
   boundaries: (level?: string) => request<BoundaryCollection>('/api/v1/map/boundaries', { query: { level } }),
+  /** 图层管理 (map:layer). */
+  createLayer: (l: LayerInput) => request<Layer>('/api/v1/map/layers', { method: 'POST', body: l }),
+  updateLayer: (id: number, l: LayerInput) => request<Layer>(`/api/v1/map/layers/${id}`, { method: 'PUT', body: l }),
+  removeLayer: (id: number) => request<void>(`/api/v1/map/layers/${id}`, { method: 'DELETE' }),
+  importBoundaries: (file: Blob) =>
+    request<{ loaded: number; replaced: number }>('/api/v1/map/boundaries/import', { method: 'POST', file }),
   /** The vector-tile URL template of a layer (absolute: MapLibre fetches tiles from its workers). */
   tileUrl: (id: number) => `${location.origin}/api/v1/map/tiles/${id}/{z}/{x}/{y}.mvt`,
 }

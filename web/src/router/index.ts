@@ -20,6 +20,7 @@ export const pcRoutes: RouteRecordRaw[] = [
   { path: 'map', name: 'map', component: () => import('../views/pc/MapView.vue'), meta: { title: '全域智图', perm: 'map:read', icon: 'Location' } },
   { path: 'system/users', name: 'users', component: () => import('../views/pc/system/Users.vue'), meta: { title: '用户管理', perm: 'user:read', menu: '系统管理', icon: 'User' } },
   { path: 'system/departments', name: 'departments', component: () => import('../views/pc/system/Departments.vue'), meta: { title: '部门管理', perm: 'dept:read', menu: '系统管理', icon: 'OfficeBuilding' } },
+  { path: 'system/map-layers', name: 'map-layers', component: () => import('../views/pc/system/MapLayers.vue'), meta: { title: '图层管理', perm: 'map:layer', menu: '系统管理', icon: 'Files' } },
   { path: 'system/regions', name: 'regions', component: () => import('../views/pc/system/Regions.vue'), meta: { title: '行政区划', perm: 'region:read', menu: '系统管理', icon: 'MapLocation' } },
   { path: 'security/roles', name: 'roles', component: () => import('../views/pc/security/Roles.vue'), meta: { title: '角色管理', perm: 'role:read', menu: '安全管理', icon: 'Key' } },
   { path: 'security/grants', name: 'grants', component: () => import('../views/pc/security/Grants.vue'), meta: { title: '授权管理', perm: 'grant:write', menu: '安全管理', icon: 'Stamp' } },
