@@ -254,6 +254,34 @@ test('PC map: a town user imports a CSV (errors reported, valid rows written) an
     const fc = JSON.parse(fs.readFileSync(saved, 'utf8'))
     assert.ok(fc.features.some((f) => f.properties.name === '导入测试甲'))
     assert.ok(fc.features.every((f) => f.properties.region_code.startsWith('445302001')))
+
+    // 要素编辑: add a point with its attributes, rename it (the version travels along), delete it.
+    const name = `手工新增点${Date.now().toString(36)}`
+    await page.getByRole('tab', { name: '要素编辑' }).click()
+    await page.getByTestId('feature-add').click()
+    await field(page, 'feature-form-name').fill(name)
+    await field(page, 'feature-form-category').fill('治安隐患')
+    await field(page, 'feature-form-status').fill('待受理')
+    await field(page, 'feature-form-lon').fill(String(inside.lon))
+    await field(page, 'feature-form-lat').fill(String(inside.lat))
+    await page.getByTestId('feature-form-submit').click()
+    await page.getByText('已保存').first().waitFor()
+    const search = page.getByTestId('feature-panel').locator('input[placeholder="按名称查找"]')
+    await search.fill(name)
+    await search.press('Enter')
+    await page.getByTestId('feature-table').getByText(name, { exact: true }).waitFor()
+    const layerId = (await api(page, '/api/v1/map/layers?q=demo_events')).items[0].id
+    const added = (await api(page, `/api/v1/map/layers/${layerId}/features?q=${encodeURIComponent(name)}`)).items[0]
+    assert.equal(added.properties.category, '治安隐患')
+    assert.equal(added.region_code.slice(0, 9), '445302001')
+    const row = page.getByTestId('feature-table').locator('tr', { hasText: name })
+    await row.getByRole('button', { name: '编辑' }).click()
+    await field(page, 'feature-form-name').fill(`${name}（改）`)
+    await page.getByTestId('feature-form-submit').click()
+    await page.getByTestId('feature-table').getByText(`${name}（改）`).waitFor()
+    await page.getByTestId('feature-table').locator('tr', { hasText: `${name}（改）` }).getByRole('button', { name: '删除' }).click()
+    await page.locator('.el-message-box').getByRole('button', { name: '删除' }).click()
+    await page.getByTestId('feature-table').getByText(`${name}（改）`).waitFor({ state: 'detached' })
     assert.deepEqual(errors, [])
   } finally {
     await context.close()

@@ -196,7 +196,13 @@ impl Iam {
         if n > 0 {
             return Err(IamError::conflict("dept.in_use", format!("该部门下还有{n}个用户（含已停用），不能删除")));
         }
-        sqlx::query("DELETE FROM departments WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM departments WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(|e| {
+            if tg_db::is_foreign_key_violation(&e) {
+                IamError::conflict("dept.in_use", "该部门仍被其他数据引用（如地图图层的所属部门），不能删除")
+            } else {
+                IamError::Db(e)
+            }
+        })?;
         self.audit(&mut tx, ctx, AuditEvent::success("dept.delete", format!("#{id} {}", old.name))).await?;
         tx.commit().await?;
         Ok(())

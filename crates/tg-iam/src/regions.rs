@@ -363,7 +363,13 @@ impl Iam {
         if used > 0 {
             return Err(IamError::conflict("region.in_use", "该组(网格)下仍有用户或部门，不能删除"));
         }
-        sqlx::query("DELETE FROM regions WHERE code = $1").bind(code.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM regions WHERE code = $1").bind(code.as_str()).execute(&mut *tx).await.map_err(|e| {
+            if tg_db::is_foreign_key_violation(&e) {
+                IamError::conflict("region.in_use", "该组(网格)仍被其他数据引用（如地图要素、边界），不能删除")
+            } else {
+                IamError::Db(e)
+            }
+        })?;
         self.audit(&mut tx, ctx, AuditEvent::success("region.delete", format!("{code} {}", old.name))).await?;
         tx.commit().await?;
         Ok(())

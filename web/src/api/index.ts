@@ -119,6 +119,15 @@ export const messagesApi = {
 }
 
 export interface LayerQuery extends PageParams { q?: string }
+/** A feature as created or edited (`version` is required when editing). */
+export interface FeatureInput {
+  name: string
+  properties: Record<string, unknown>
+  geometry: { type: string; coordinates: unknown }
+  crs?: string
+  region_code?: string
+  version?: number
+}
 /** A layer as created or edited (style is free-form JSON; `version` is required when editing). */
 export interface LayerInput {
   code: string
@@ -150,6 +159,10 @@ export const mapApi = {
   heat: (id: number, bbox: Bbox, zoom: number) =>
     request<HeatCell[]>(`/api/v1/map/layers/${id}/heat`, { query: { bbox: bbox.join(','), zoom: Math.round(zoom * 100) / 100 } }),
   boundaries: (level?: string) => request<BoundaryCollection>('/api/v1/map/boundaries', { query: { level } }),
+  /** Features (map:write). */
+  createFeature: (layerId: number, f: FeatureInput) => request<MapFeature>(`/api/v1/map/layers/${layerId}/features`, { method: 'POST', body: f }),
+  updateFeature: (id: number, f: FeatureInput) => request<MapFeature>(`/api/v1/map/features/${id}`, { method: 'PUT', body: f }),
+  removeFeature: (id: number) => request<void>(`/api/v1/map/features/${id}`, { method: 'DELETE' }),
   /** 图层管理 (map:layer). */
   createLayer: (l: LayerInput) => request<Layer>('/api/v1/map/layers', { method: 'POST', body: l }),
   updateLayer: (id: number, l: LayerInput) => request<Layer>(`/api/v1/map/layers/${id}`, { method: 'PUT', body: l }),

@@ -156,6 +156,29 @@ async fn layers_features_and_bad_input(e: Engine) {
     edit["version"] = json!(2);
     let r = admin.put(&format!("/api/v1/map/layers/{id}"), edit).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    // A department a layer names cannot be deleted (a conflict, not a server error).
+    let dept = admin.post("/api/v1/departments", json!({"code": "T-MAP", "name": "测试图层部门", "region_code": "445300"})).await;
+    assert_eq!(dept.status, StatusCode::CREATED, "{:?}", dept.body);
+    let dept_id = dept.body["id"].as_i64().unwrap();
+    let layer = admin.get(&format!("/api/v1/map/layers/{id}")).await.body;
+    let with_dept = json!({"code": "test_places", "name": "测试场所（改）", "geometry_type": "point", "region_code": "445300",
+                           "attr_schema": layer["attr_schema"], "department_id": dept_id, "version": layer["version"]});
+    assert_eq!(admin.put(&format!("/api/v1/map/layers/{id}"), with_dept).await.status, StatusCode::OK);
+    let r = admin.delete(&format!("/api/v1/departments/{dept_id}")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "dept.in_use"), "{:?}", r.body);
+    // A grid (组) a feature belongs to cannot be deleted either.
+    let grid = admin.post("/api/v1/regions", json!({"parent_code": "445302001009", "name": "测试网格"})).await;
+    assert_eq!(grid.status, StatusCode::CREATED, "{:?}", grid.body);
+    let grid_code = grid.body["code"].as_str().unwrap().to_string();
+    let f = town
+        .post(
+            &format!("/api/v1/map/layers/{id}/features"),
+            json!({"geometry": point(YUNCHENG), "properties": {"kind": "诊所"}, "region_code": grid_code}),
+        )
+        .await;
+    assert_eq!(f.status, StatusCode::CREATED, "{:?}", f.body);
+    let r = admin.delete(&format!("/api/v1/regions/{grid_code}")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "region.in_use"), "{:?}", r.body);
     assert_eq!(admin.delete(&format!("/api/v1/map/layers/{id}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM map_features").await, 0);
     assert!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'map.feature.create'").await >= 2);
