@@ -108,6 +108,26 @@ test('PC map: circle query total matches the API, every component toggles, judgm
     await page.getByTestId('query-total').getByText(String(outside.total), { exact: true }).waitFor()
     assert.equal(outside.total + expected.total, layer.feature_count)
 
+    // A circle drawn with the mouse: press at the map's centre and drag; the page's query and the
+    // API agree on the count for exactly the circle the page sent.
+    await page.getByTestId('query-mode-inside').click()
+    await page.getByRole('button', { name: '在地图上画圆' }).click()
+    const canvasBox = await page.locator('[data-testid="map-canvas"] canvas.maplibregl-canvas').boundingBox()
+    const [cx, cy] = [canvasBox.x + canvasBox.width / 2, canvasBox.y + canvasBox.height / 2]
+    await page.mouse.move(cx, cy)
+    await page.mouse.down()
+    await page.mouse.move(cx + 60, cy + 20, { steps: 6 })
+    await page.mouse.move(cx + 140, cy + 40, { steps: 6 })
+    await page.mouse.up()
+    await page.getByTestId('query-shape').getByText('圆形').waitFor()
+    const drawnAnswer = page.waitForResponse((r) => r.url().endsWith(`/api/v1/map/layers/${layer.id}/query`) && r.request().method() === 'POST' && r.request().postDataJSON().mode === 'inside')
+    await page.getByTestId('query-run').click()
+    const drawnSent = (await drawnAnswer).request().postDataJSON()
+    assert.equal(drawnSent.shape.type, 'circle')
+    assert.ok(drawnSent.shape.radius_m > 100, `radius ${drawnSent.shape.radius_m}`)
+    const drawnExpected = await api(page, `/api/v1/map/layers/${layer.id}/query`, { shape: drawnSent.shape, mode: 'inside', page: 1, page_size: 1 })
+    await page.getByTestId('query-total').getByText(String(drawnExpected.total), { exact: true }).waitFor()
+
     // Every display component, one after another (from all off).
     await page.getByRole('tab', { name: '图层展示' }).click()
     for (const [key] of COMPONENTS) if (await isOn(page, `comp-${key}`)) await page.getByTestId(`comp-${key}`).click()
