@@ -24,23 +24,7 @@ const LAT1: f64 = 23.3;
 const COLS: usize = 10;
 const ROWS: usize = 10;
 
-/// SplitMix64: small, fast and identical everywhere.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.unit()
-    }
-}
+use tg_spatial::rng::SplitMix64 as Rng;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -232,7 +216,7 @@ fn gen(dir: &Path, n: usize) -> Result<()> {
     let mut r = Rng(3);
     let mut views: Vec<(u8, [f64; 4])> = Vec::new();
     for _ in 0..1000 {
-        let z = 8 + (r.next() % 9) as u8;
+        let z = 8 + (r.next_u64() % 9) as u8;
         let c = Coord { x: r.range(LON0, LON1), y: r.range(LAT0, LAT1) };
         let world_px = 256.0 * (1u64 << z) as f64;
         let (wx, wy) = tg_spatial::crs::lonlat_to_world(c);
@@ -243,7 +227,7 @@ fn gen(dir: &Path, n: usize) -> Result<()> {
     fs::write(dir.join("viewports.json"), serde_json::to_vec(&views)?)?;
     let tiles: Vec<TileId> = (0..500)
         .map(|_| {
-            let z = 8 + (r.next() % 7) as u8;
+            let z = 8 + (r.next_u64() % 7) as u8;
             TileId::containing(Coord { x: r.range(LON0, LON1), y: r.range(LAT0, LAT1) }, z)
         })
         .collect();

@@ -13,19 +13,7 @@ use crate::MapService;
 
 pub const DEMO_EVENTS_LAYER: &str = "demo_events";
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use tg_spatial::rng::SplitMix64 as Rng;
 
 const CATEGORIES: &[&str] = &["矛盾纠纷", "治安隐患", "环境卫生", "安全生产", "消防隐患", "道路交通", "民生诉求", "地质灾害隐患"];
 const STATUSES: &[&str] = &["待受理", "处置中", "已办结"];
@@ -66,7 +54,7 @@ impl MapService {
         while items.len() < n && tries < n * 20 {
             tries += 1;
             let c = if rng.unit() < 0.6 {
-                let h = hot[(rng.next() % hot.len() as u64) as usize];
+                let h = hot[(rng.next_u64() % hot.len() as u64) as usize];
                 let (r, a) = (0.05 * rng.unit().sqrt(), rng.unit() * std::f64::consts::TAU);
                 Coord { x: h.x + r * a.cos(), y: h.y + r * a.sin() * 0.9 }
             } else {
@@ -78,12 +66,12 @@ impl MapService {
             let located = crate::boundaries::finest(&regions, c).filter(|k| k.len() == 12);
             let village = match &located {
                 Some(v) => v,
-                None => &vs[(rng.next() % vs.len() as u64) as usize],
+                None => &vs[(rng.next_u64() % vs.len() as u64) as usize],
             };
-            let category = CATEGORIES[(rng.next() % CATEGORIES.len() as u64) as usize];
-            let status = STATUSES[(rng.next() % STATUSES.len() as u64) as usize];
-            let day = 1 + rng.next() % 28;
-            let month = 1 + rng.next() % 11;
+            let category = CATEGORIES[(rng.next_u64() % CATEGORIES.len() as u64) as usize];
+            let status = STATUSES[(rng.next_u64() % STATUSES.len() as u64) as usize];
+            let day = 1 + rng.next_u64() % 28;
+            let month = 1 + rng.next_u64() % 11;
             let g = tg_spatial::geo_types::Geometry::Point(tg_spatial::geo_types::Point(c));
             items.push(Prepared {
                 name: format!("{category}（演示）#{}", items.len() + 1),

@@ -21,6 +21,7 @@ pub mod geojson;
 pub mod mvt;
 pub mod partition;
 pub mod points;
+pub mod rng;
 pub mod shape;
 pub mod tile;
 

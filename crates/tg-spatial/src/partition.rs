@@ -67,14 +67,8 @@ pub fn voronoi_partition(container: &MultiPolygon, seeds: &[Coord]) -> Vec<Multi
 pub fn spread_seeds(container: &MultiPolygon, n: usize, seed: u64) -> Vec<Coord> {
     let Some(area) = PreparedArea::new(container) else { return Vec::new() };
     let bb = area.bbox();
-    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
-    let mut unit = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = crate::rng::SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut unit = || rng.unit();
     let mut out: Vec<Coord> = Vec::with_capacity(n);
     let mut guard = 0;
     while out.len() < n && guard < n * 400 {
