@@ -90,6 +90,8 @@ pub mod perm {
         SecurityRead => "security:read", SecurityWrite => "security:write", KeysRotate => "keys:rotate",
         IntegrityVerify => "integrity:verify", MfaReset => "mfa:reset", PiiUnmask => "pii:unmask",
         MapRead => "map:read", MapWrite => "map:write", MapLayer => "map:layer",
+        IndRead => "ind:read", IndManage => "ind:manage", IndData => "ind:data",
+        IndInstruct => "ind:instruct", IndHandle => "ind:handle", IndExport => "ind:export",
     }
     /// Any signed-in user whose password is in order.
     pub struct SignedIn;

@@ -69,6 +69,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::router())
         .merge(routes::security::router())
         .merge(routes::map::router())
+        .merge(routes::ind::router())
         .merge(routes::map_io::router())
 }
 

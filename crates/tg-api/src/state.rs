@@ -46,6 +46,7 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub iam: Iam,
     pub map: tg_map::MapService,
+    pub ind: tg_indicators::IndService,
     pub config: Arc<ApiConfig>,
     pub info: Arc<SystemInfo>,
 }

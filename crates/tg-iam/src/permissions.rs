@@ -42,6 +42,12 @@ pub const CATALOGUE: &[PermissionDef] = &[
     PermissionDef { code: "map:read", name: "查看地图图层与空间查询", group: "全域智图" },
     PermissionDef { code: "map:write", name: "采集和维护地图要素", group: "全域智图" },
     PermissionDef { code: "map:layer", name: "管理图层与行政区划边界", group: "全域智图" },
+    PermissionDef { code: "ind:read", name: "查看指标与专题看板", group: "掌上数窗" },
+    PermissionDef { code: "ind:manage", name: "维护指标库、专题与看板", group: "掌上数窗" },
+    PermissionDef { code: "ind:data", name: "载入指标数据", group: "掌上数窗" },
+    PermissionDef { code: "ind:instruct", name: "下达领导批示", group: "掌上数窗" },
+    PermissionDef { code: "ind:handle", name: "办理领导批示", group: "掌上数窗" },
+    PermissionDef { code: "ind:export", name: "导出指标数据", group: "掌上数窗" },
 ];
 
 pub fn is_known(code: &str) -> bool {
@@ -174,7 +180,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "市领导",
         description: "查看全市数据",
         data_scope: "subtree",
-        permissions: &["region:read", "dept:read", "user:read", "map:read"],
+        permissions: &["region:read", "dept:read", "user:read", "map:read", "ind:read", "ind:instruct", "ind:export"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -182,7 +188,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "县区领导",
         description: "查看本县(市、区)及下级数据",
         data_scope: "subtree",
-        permissions: &["region:read", "dept:read", "user:read", "map:read"],
+        permissions: &["region:read", "dept:read", "user:read", "map:read", "ind:read", "ind:instruct", "ind:export"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -190,7 +196,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "镇街工作人员",
         description: "处理本镇(街道)及下级业务",
         data_scope: "subtree",
-        permissions: &["region:read", "user:read", "map:read", "map:write"],
+        permissions: &["region:read", "user:read", "map:read", "map:write", "ind:read"],
         require_mfa: false,
     },
     BuiltinRole {
@@ -206,7 +212,15 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "部门业务员",
         description: "处理本部门业务，数据范围限于本部门",
         data_scope: "subtree_dept",
-        permissions: &["region:read", "dept:read", "map:read"],
+        permissions: &["region:read", "dept:read", "map:read", "ind:read", "ind:data", "ind:handle", "ind:export"],
+        require_mfa: false,
+    },
+    BuiltinRole {
+        code: "ind_admin",
+        name: "指标管理员",
+        description: "维护掌上数窗的指标库、专题看板与标签属性，载入指标数据",
+        data_scope: "subtree",
+        permissions: &["region:read", "dept:read", "ind:read", "ind:manage", "ind:data", "ind:export"],
         require_mfa: false,
     },
     BuiltinRole {

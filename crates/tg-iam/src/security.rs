@@ -701,6 +701,31 @@ impl Iam {
         Ok(())
     }
 
+    /// Puts a message into the message list of each of `users` (inside the caller's transaction).
+    pub async fn post_messages(
+        &self,
+        tx: &mut tg_db::Tx,
+        users: &[i64],
+        kind: &str,
+        level: &str,
+        title: &str,
+        body: &str,
+    ) -> IamResult<()> {
+        let now = self.now();
+        for uid in users {
+            sqlx::query("INSERT INTO messages (user_id, kind, level, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(*uid)
+                .bind(kind)
+                .bind(level)
+                .bind(title)
+                .bind(body)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The caller's own messages, newest first.
     pub async fn messages(&self, user_id: i64, unread_only: bool, page: &tg_kernel::PageQuery) -> IamResult<tg_kernel::Page<Message>> {
         let cond = if unread_only { " AND read_at IS NULL" } else { "" };

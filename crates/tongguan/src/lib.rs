@@ -26,6 +26,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn migrations() -> Vec<tg_db::Migration> {
     let mut all = tg_iam::MIGRATIONS.to_vec();
     all.extend_from_slice(tg_map::MIGRATIONS);
+    all.extend_from_slice(tg_indicators::MIGRATIONS);
     all
 }
 
@@ -34,6 +35,7 @@ pub fn migrations() -> Vec<tg_db::Migration> {
 pub struct App {
     pub iam: Iam,
     pub map: tg_map::MapService,
+    pub ind: tg_indicators::IndService,
     pub config: Arc<Config>,
     pub pack: Arc<Pack>,
 }
@@ -122,7 +124,9 @@ impl App {
         map.ensure_boundaries(&tg_iam::AuditCtx::cli("system"), pack.boundaries_geojson)
             .await
             .map_err(|e| anyhow::anyhow!("loading the pack's boundaries: {e}"))?;
-        Ok(Self { iam, map, config: Arc::new(config), pack: Arc::new(pack) })
+        let ind = tg_indicators::IndService::new(iam.clone(), &pack.info.city_code);
+        ind.sync_pack(&pack.indicators).await.map_err(|e| anyhow::anyhow!("loading the pack's indicator library: {e}"))?;
+        Ok(Self { iam, map, ind, config: Arc::new(config), pack: Arc::new(pack) })
     }
 
     pub fn state(&self) -> AppState {
@@ -130,6 +134,7 @@ impl App {
         AppState {
             iam: self.iam.clone(),
             map: self.map.clone(),
+            ind: self.ind.clone(),
             config: Arc::new(ApiConfig {
                 cookie_secure: s.cookie_secure,
                 require_https: s.require_https,
@@ -192,11 +197,22 @@ impl App {
             .map_err(|e| anyhow::anyhow!("seeding demo map data: {e}"))
     }
 
+    /// Links the indicator library to the (demo) departments and generates demo values for every
+    /// pack indicator without values. Returns the number of values written.
+    pub async fn seed_demo_indicators(&self) -> Result<usize> {
+        self.ind.sync_pack(&self.pack.indicators).await.map_err(|e| anyhow::anyhow!("linking the indicator library: {e}"))?;
+        self.ind
+            .seed_demo(&self.pack.indicators, &self.pack.demo.indicator_weights)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding demo indicator values: {e}"))
+    }
+
     pub async fn seed_if_empty(&self) -> Result<bool> {
         if self.config.is_embedded_default() && self.config.demo.seed_on_empty && self.iam.user_count().await? == 0 {
             let r = seed::seed_demo(&self.iam, &self.pack).await?;
             let events = self.seed_demo_map().await?;
-            tracing::info!(departments = r.departments, grids = r.grids, accounts = r.accounts, events, "seeded demo data");
+            let values = self.seed_demo_indicators().await?;
+            tracing::info!(departments = r.departments, grids = r.grids, accounts = r.accounts, events, values, "seeded demo data");
             return Ok(true);
         }
         Ok(false)

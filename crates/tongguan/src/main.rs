@@ -285,7 +285,11 @@ async fn main() -> Result<()> {
         Command::SeedDemo => {
             let r = tongguan::seed::seed_demo(&app.iam, &app.pack).await?;
             let events = app.seed_demo_map().await?;
-            println!("演示数据：{} 个部门，{} 个网格，{} 个账号，{} 个地图事件点", r.departments, r.grids, r.accounts, events);
+            let values = app.seed_demo_indicators().await?;
+            println!(
+                "演示数据：{} 个部门，{} 个网格，{} 个账号，{} 个地图事件点，{} 个指标数值",
+                r.departments, r.grids, r.accounts, events, values
+            );
         }
         Command::User(cmd) => user_command(&app, cmd).await?,
         Command::Audit(AuditCmd::Checkpoint) => {

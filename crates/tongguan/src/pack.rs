@@ -9,6 +9,21 @@ pub const DEMO_TOML: &str = include_str!("../../../packs/yunfu/demo.toml");
 /// Official city and county boundaries (GeoJSON, WGS-84), see packs/yunfu/SOURCES.md.
 pub const BOUNDARIES_GEOJSON: &str = include_str!("../../../packs/yunfu/boundaries.geojson");
 
+/// The 掌上数窗 indicator library: `_library.toml` and one file per topic (a test checks that every
+/// file of the folder is listed here).
+pub const INDICATOR_FILES: &[(&str, &str)] = &[
+    ("_library.toml", include_str!("../../../packs/yunfu/indicators/_library.toml")),
+    ("economy.toml", include_str!("../../../packs/yunfu/indicators/economy.toml")),
+    ("eco_env.toml", include_str!("../../../packs/yunfu/indicators/eco_env.toml")),
+    ("urban_build.toml", include_str!("../../../packs/yunfu/indicators/urban_build.toml")),
+    ("tax.toml", include_str!("../../../packs/yunfu/indicators/tax.toml")),
+    ("key_projects.toml", include_str!("../../../packs/yunfu/indicators/key_projects.toml")),
+    ("natural_res.toml", include_str!("../../../packs/yunfu/indicators/natural_res.toml")),
+    ("market.toml", include_str!("../../../packs/yunfu/indicators/market.toml")),
+    ("employ.toml", include_str!("../../../packs/yunfu/indicators/employ.toml")),
+    ("youth.toml", include_str!("../../../packs/yunfu/indicators/youth.toml")),
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackInfo {
@@ -48,6 +63,8 @@ pub struct DemoTemplates {
     pub county_departments: Vec<DeptTemplate>,
     pub town_department: String,
     pub accounts: Vec<DemoAccount>,
+    /// County weights for generated indicator values.
+    pub indicator_weights: tg_indicators::demo::DemoWeights,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +73,7 @@ pub struct Pack {
     pub regions_csv: &'static str,
     pub boundaries_geojson: &'static str,
     pub demo: DemoTemplates,
+    pub indicators: tg_indicators::pack::IndicatorPack,
 }
 
 impl Pack {
@@ -63,7 +81,9 @@ impl Pack {
         let info: PackInfo = toml::from_str(PACK_TOML).context("packs/yunfu/pack.toml")?;
         let demo: DemoTemplates = toml::from_str(DEMO_TOML).context("packs/yunfu/demo.toml")?;
         tg_iam::regions::parse_region_csv(REGIONS_CSV).map_err(|e| anyhow::anyhow!("packs/yunfu/regions.csv: {}", e.join("; ")))?;
-        Ok(Self { info, regions_csv: REGIONS_CSV, boundaries_geojson: BOUNDARIES_GEOJSON, demo })
+        let indicators =
+            tg_indicators::pack::IndicatorPack::parse(INDICATOR_FILES).map_err(|e| anyhow::anyhow!("packs/yunfu/indicators:\n{e}"))?;
+        Ok(Self { info, regions_csv: REGIONS_CSV, boundaries_geojson: BOUNDARIES_GEOJSON, demo, indicators })
     }
 }
 
@@ -76,5 +96,17 @@ mod tests {
         let rows = tg_iam::regions::parse_region_csv(p.regions_csv).unwrap();
         assert_eq!(rows.len(), 1057);
         assert!(p.demo.accounts.iter().any(|a| a.role == "auditadmin"));
+        assert_eq!(p.indicators.topics.len(), 9);
+        // Every file of the folder is compiled in.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packs/yunfu/indicators");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = super::INDICATOR_FILES.iter().map(|(n, _)| n.to_string()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
     }
 }

@@ -211,6 +211,462 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ind/attr-defs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 标签属性定义. */
+        get: operations["ind_attr_defs_get"];
+        /** Replace the attribute definitions. */
+        put: operations["ind_attr_defs_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The indicator catalogue (指标目录): topics and their indicator groups. */
+        get: operations["ind_catalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 数据点评 on a target, threaded, only those visible to the caller. */
+        get: operations["ind_comments_list"];
+        put?: never;
+        /** Comment on a data point, a chart, an indicator or a topic. */
+        post: operations["ind_comments_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/comments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one's own comment. */
+        delete: operations["ind_comments_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/exports/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a client-side export (PNG picture or printed PDF) in the audit trail. */
+        post: operations["ind_exports_audit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/follows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 特别关注: the caller's follows with their current light. */
+        get: operations["ind_follows_list"];
+        put?: never;
+        /** Follow an indicator (optionally with yellow/red thresholds) or a topic. */
+        post: operations["ind_follows_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/follows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a follow's thresholds. */
+        put: operations["ind_follows_update"];
+        post?: never;
+        /** Stop following. */
+        delete: operations["ind_follows_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Indicators the caller may see. */
+        get: operations["ind_indicators_list"];
+        put?: never;
+        /** Create an indicator. */
+        post: operations["ind_indicators_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One indicator with its 口径, source and latest period. */
+        get: operations["ind_indicators_get"];
+        /** Update an indicator (send the `version` you read). */
+        put: operations["ind_indicators_update"];
+        post?: never;
+        /** Delete an indicator and its values (refused while a formula or a dashboard uses it). */
+        delete: operations["ind_indicators_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators/{code}/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One period broken down by sub-region (drill-down) or by category. */
+        get: operations["ind_indicators_breakdown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators/{code}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export an indicator's trend as Excel or CSV; the file carries the viewer's watermark (audited). */
+        get: operations["ind_indicators_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators/{code}/related": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Related indicators (指标关联), both directions, plus the same group. */
+        get: operations["ind_indicators_related"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/indicators/{code}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A trend with 同比, 环比, 累计, ranking and target completion for every period. */
+        get: operations["ind_indicators_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instruction-departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Departments the caller may assign an instruction to. */
+        get: operations["ind_instruction_departments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instructions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 领导批示: instructions issued by the caller, for the caller's department, or all visible. */
+        get: operations["ind_instructions_list"];
+        put?: never;
+        /** Issue an instruction on what the leader is viewing; it becomes a task for a department. */
+        post: operations["ind_instructions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instructions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One instruction with its log. */
+        get: operations["ind_instructions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instructions/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The leader closes the instruction (办结). */
+        post: operations["ind_instructions_close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instructions/{id}/reply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The department replies (办理回复). */
+        post: operations["ind_instructions_reply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/instructions/{id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The leader returns the reply for more work (退回). */
+        post: operations["ind_instructions_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 关联搜索 over indicators, topics, tags and definitions (Chinese segmentation, pinyin initials). */
+        get: operations["ind_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Topics the caller may see (key topics first). */
+        get: operations["ind_topics_list"];
+        put?: never;
+        /** Create a topic. */
+        post: operations["ind_topics_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/topics/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A topic with its dashboard definition. */
+        get: operations["ind_topics_get"];
+        /** Update a topic and its dashboard layout. */
+        put: operations["ind_topics_update"];
+        post?: never;
+        /** Delete a topic (its indicators stay in the library). */
+        delete: operations["ind_topics_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/topics/{code}/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A topic dashboard computed for a region and period (views of restricted topics are audited). */
+        get: operations["ind_topics_dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Push values (all rows valid, or nothing written and 422 with the row-by-row report). */
+        post: operations["ind_values_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/values/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import values from the Excel template or a UTF-8 CSV with the same columns (指标编码, 统计期,
+         *     行政区划代码, 分类, 数值): validated as a whole; `dry_run=false` writes only when every row is valid.
+         */
+        post: operations["ind_values_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ind/values/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Excel import template. */
+        get: operations["ind_values_template"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/map/boundaries": {
         parameters: {
             query?: never;
@@ -986,6 +1442,102 @@ export interface components {
             loaded: number;
             replaced: number;
         };
+        Breakdown: {
+            /** @description region or category. */
+            by: string;
+            indicator: components["schemas"]["Indicator"];
+            period: string;
+            points: components["schemas"]["Point"][];
+            region_code: string;
+            region_name: string;
+        };
+        Card: {
+            code: string;
+            /** Format: double */
+            completion?: number | null;
+            /** Format: double */
+            cumulative?: number | null;
+            light?: string | null;
+            /** Format: double */
+            mom?: number | null;
+            name: string;
+            period?: string | null;
+            period_label?: string | null;
+            /** Format: int64 */
+            rank?: number | null;
+            /** Format: int64 */
+            rank_of?: number | null;
+            unit: string;
+            /** Format: double */
+            value?: number | null;
+            /** Format: double */
+            yoy?: number | null;
+        };
+        /** @description A node of the indicator catalogue (指标目录): topics and their groups. */
+        CatalogNode: {
+            children: components["schemas"]["CatalogNode"][];
+            code: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            indicator_count: number;
+            /** @description topic or group. */
+            kind: string;
+            name: string;
+            topic_code: string;
+        };
+        /** @description A named category dimension of an indicator (e.g. 污染物: PM2.5, PM10 …). */
+        Categories: {
+            name: string;
+            values: string[];
+        };
+        Comment: {
+            author_name: string;
+            author_region_name: string;
+            can_delete: boolean;
+            content: string;
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            parent_id?: number | null;
+            period?: string | null;
+            region_code?: string | null;
+            region_name?: string | null;
+            replies: components["schemas"]["Comment"][];
+            /** @description region or dept. */
+            scope: string;
+            /** @description `indicator:<code>`, `topic:<code>` or `widget:<topic>/<widget id>`. */
+            target: string;
+        };
+        CommentInput: {
+            content: string;
+            /** Format: int64 */
+            parent_id?: number | null;
+            period?: string | null;
+            region_code?: string | null;
+            /** @description region (default): the author's region line of the hierarchy; dept: the author's department. */
+            scope?: string;
+            target: string;
+        };
+        Dashboard: {
+            generated_at: string;
+            /** @description The requested period, or the latest with data. */
+            period?: string | null;
+            region_code: string;
+            region_name: string;
+            /** @description From the city (or the top the caller may see) down to the region. */
+            region_path: components["schemas"]["RegionRef"][];
+            topic: components["schemas"]["Topic"];
+            /** @description 看数水印: viewer name, account and time. */
+            watermark: string;
+            widgets: components["schemas"]["WidgetData"][];
+        };
+        DefinitionHit: {
+            code: string;
+            name: string;
+            snippet: string;
+        };
         Department: {
             code: string;
             created_at: string;
@@ -1008,12 +1560,25 @@ export interface components {
             id: number;
             name: string;
         };
+        DeptRef: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            region_name: string;
+        };
         ErrorBody: {
             /** @description Stable machine-readable code, e.g. `user.not_found`. */
             code: string;
             details?: components["schemas"]["FieldError"][];
             /** @description Chinese message for people. */
             message: string;
+        };
+        ExportAudit: {
+            /** @description png or pdf. */
+            kind: string;
+            /** @description `topic:<code>`, `indicator:<code>` or `widget:<topic>/<id>`. */
+            target: string;
+            title: string;
         };
         ExportRequest: {
             /** @description Coordinate system of the exported geometry (default EPSG:4326). */
@@ -1081,8 +1646,45 @@ export interface components {
             /** @description Chinese message for the user. */
             message: string;
         };
+        Follow: {
+            code: string;
+            created_at: string;
+            direction: string;
+            /** Format: int64 */
+            id: number;
+            /** @description indicator or topic. */
+            kind: string;
+            latest?: null | components["schemas"]["LatestValue"];
+            /** @description green, yellow or red (indicators with thresholds and a value). */
+            light?: string | null;
+            name: string;
+            /** Format: double */
+            red?: number | null;
+            region_code: string;
+            region_name: string;
+            unit: string;
+            /** Format: double */
+            yellow?: number | null;
+        };
+        FollowInput: {
+            code: string;
+            /** @description indicator or topic. */
+            kind: string;
+            /** Format: double */
+            red?: number | null;
+            /** @description Defaults to the caller's region. */
+            region_code?: string | null;
+            /** Format: double */
+            yellow?: number | null;
+        };
         GrantInput: {
             roles: string[];
+        };
+        /** @description A group of a topic (指标组) with its widgets. */
+        Group: {
+            code: string;
+            name: string;
+            widgets?: components["schemas"]["Widget"][];
         };
         /** @description How far an import has got (polled by the page while the upload request runs). */
         ImportProgress: {
@@ -1103,6 +1705,165 @@ export interface components {
             initial_password: string;
             row: number;
             username: string;
+        };
+        /** @description An indicator of the library. */
+        Indicator: {
+            /** @description Whether regions add up to their parent. */
+            additive_regions: boolean;
+            /** @description sum, avg or stock. */
+            agg: string;
+            /** @description 标签属性 values by attribute name. */
+            attrs: {
+                [key: string]: string;
+            };
+            /** Format: int64 */
+            catalog_id?: number | null;
+            catalog_name?: string | null;
+            categories?: null | components["schemas"]["Categories"];
+            /** @description Default chart: card, bar, dual, pareto, funnel, line, pie or rank. */
+            chart: string;
+            code: string;
+            /** @description 口径: what is measured and how. */
+            definition: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            department_name?: string | null;
+            /** @description up, down or none. */
+            direction: string;
+            /** @description Derived indicator formula over other indicator codes. */
+            formula?: string | null;
+            /** @description day, month, quarter or year. */
+            frequency: string;
+            /** Format: int64 */
+            id: number;
+            /** @description Whether any of its values is demo data. */
+            is_demo: boolean;
+            is_key: boolean;
+            /** @description The latest period with a city-level value. */
+            latest_period?: string | null;
+            name: string;
+            /** @description 数据来源 (source system). */
+            source: string;
+            tags: string[];
+            /** @description Annual targets: `"2026"` (the city) or `"2026/445302"` (a region) → value. */
+            targets: {
+                [key: string]: number;
+            };
+            topic_code?: string | null;
+            topic_name?: string | null;
+            unit: string;
+            /** @description When its values were last loaded. */
+            updated_at?: string | null;
+            /** Format: int64 */
+            version: number;
+            visible_roles: string[];
+            /** @description `%` (growth in percent) or `百分点` (growth of a rate in percentage points). */
+            yoy_unit: string;
+        };
+        IndicatorBrief: {
+            code: string;
+            definition: string;
+            direction: string;
+            frequency: string;
+            is_demo: boolean;
+            name: string;
+            source: string;
+            unit: string;
+            updated_at?: string | null;
+            yoy_unit: string;
+        };
+        IndicatorHit: {
+            indicator: components["schemas"]["Indicator"];
+            /** @description Where it matched: name, pinyin, code, tag, definition, topic. */
+            matched: string[];
+            /** Format: double */
+            score: number;
+        };
+        /** @description Create or update an indicator. */
+        IndicatorInput: {
+            additive_regions?: boolean;
+            agg: string;
+            attrs?: {
+                [key: string]: string;
+            };
+            /** Format: int64 */
+            catalog_id?: number | null;
+            categories?: null | components["schemas"]["Categories"];
+            chart?: string;
+            /** @description Letters, digits and `_` (2-40), unique; cannot change on update. */
+            code: string;
+            definition?: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            direction?: string;
+            formula?: string | null;
+            frequency: string;
+            is_key?: boolean;
+            name: string;
+            source?: string;
+            tags?: string[];
+            targets?: {
+                [key: string]: number;
+            };
+            unit?: string;
+            /**
+             * Format: int64
+             * @description Required on update: the version the edit started from.
+             */
+            version?: number | null;
+            visible_roles?: string[];
+        };
+        Instruction: {
+            /** Format: int64 */
+            author_id: number;
+            author_name: string;
+            closed_at?: string | null;
+            content: string;
+            context: components["schemas"]["InstructionContext"];
+            created_at: string;
+            /** @description YYYY-MM-DD. */
+            deadline: string;
+            /** Format: int64 */
+            department_id: number;
+            department_name: string;
+            /** Format: int64 */
+            id: number;
+            log: components["schemas"]["InstructionStep"][];
+            overdue: boolean;
+            /** @description open, replied or closed. */
+            status: string;
+            target: string;
+            target_label: string;
+            /** Format: int64 */
+            version: number;
+        };
+        InstructionAction: {
+            content: string;
+            /** Format: int64 */
+            version: number;
+        };
+        InstructionContext: {
+            period?: string | null;
+            region_code?: string | null;
+            /** Format: double */
+            value?: number | null;
+        };
+        InstructionInput: {
+            content: string;
+            context?: components["schemas"]["InstructionContext"];
+            /** @description YYYY-MM-DD, today or later. */
+            deadline: string;
+            /** Format: int64 */
+            department_id: number;
+            target: string;
+            target_label: string;
+        };
+        InstructionStep: {
+            /** @description issue, reply, return or close. */
+            action: string;
+            actor_name: string;
+            at: string;
+            content: string;
         };
         /** @description One row that failed its integrity check. */
         IntegrityProblem: {
@@ -1168,6 +1929,11 @@ export interface components {
             clearance: components["schemas"]["SecurityLabel"];
             /** @description The account's own sensitivity as an object. */
             label: components["schemas"]["SecurityLabel"];
+        };
+        LatestValue: {
+            period: string;
+            /** Format: double */
+            value: number;
         };
         Layer: {
             attr_schema: components["schemas"]["AttrDef"][];
@@ -1343,6 +2109,33 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        Page_Comment: {
+            items: {
+                author_name: string;
+                author_region_name: string;
+                can_delete: boolean;
+                content: string;
+                created_at: string;
+                /** Format: int64 */
+                id: number;
+                /** Format: int64 */
+                parent_id?: number | null;
+                period?: string | null;
+                region_code?: string | null;
+                region_name?: string | null;
+                replies: components["schemas"]["Comment"][];
+                /** @description region or dept. */
+                scope: string;
+                /** @description `indicator:<code>`, `topic:<code>` or `widget:<topic>/<widget id>`. */
+                target: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
         Page_Department: {
             items: {
                 code: string;
@@ -1378,6 +2171,99 @@ export interface components {
                 region_code: string;
                 region_name: string;
                 updated_at: string;
+                /** Format: int64 */
+                version: number;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_Indicator: {
+            items: {
+                /** @description Whether regions add up to their parent. */
+                additive_regions: boolean;
+                /** @description sum, avg or stock. */
+                agg: string;
+                /** @description 标签属性 values by attribute name. */
+                attrs: {
+                    [key: string]: string;
+                };
+                /** Format: int64 */
+                catalog_id?: number | null;
+                catalog_name?: string | null;
+                categories?: null | components["schemas"]["Categories"];
+                /** @description Default chart: card, bar, dual, pareto, funnel, line, pie or rank. */
+                chart: string;
+                code: string;
+                /** @description 口径: what is measured and how. */
+                definition: string;
+                /** Format: int64 */
+                department_id?: number | null;
+                department_name?: string | null;
+                /** @description up, down or none. */
+                direction: string;
+                /** @description Derived indicator formula over other indicator codes. */
+                formula?: string | null;
+                /** @description day, month, quarter or year. */
+                frequency: string;
+                /** Format: int64 */
+                id: number;
+                /** @description Whether any of its values is demo data. */
+                is_demo: boolean;
+                is_key: boolean;
+                /** @description The latest period with a city-level value. */
+                latest_period?: string | null;
+                name: string;
+                /** @description 数据来源 (source system). */
+                source: string;
+                tags: string[];
+                /** @description Annual targets: `"2026"` (the city) or `"2026/445302"` (a region) → value. */
+                targets: {
+                    [key: string]: number;
+                };
+                topic_code?: string | null;
+                topic_name?: string | null;
+                unit: string;
+                /** @description When its values were last loaded. */
+                updated_at?: string | null;
+                /** Format: int64 */
+                version: number;
+                visible_roles: string[];
+                /** @description `%` (growth in percent) or `百分点` (growth of a rate in percentage points). */
+                yoy_unit: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_Instruction: {
+            items: {
+                /** Format: int64 */
+                author_id: number;
+                author_name: string;
+                closed_at?: string | null;
+                content: string;
+                context: components["schemas"]["InstructionContext"];
+                created_at: string;
+                /** @description YYYY-MM-DD. */
+                deadline: string;
+                /** Format: int64 */
+                department_id: number;
+                department_name: string;
+                /** Format: int64 */
+                id: number;
+                log: components["schemas"]["InstructionStep"][];
+                overdue: boolean;
+                /** @description open, replied or closed. */
+                status: string;
+                target: string;
+                target_label: string;
                 /** Format: int64 */
                 version: number;
             }[];
@@ -1543,6 +2429,56 @@ export interface components {
             group: string;
             name: string;
         };
+        /** @description The computed figures of one data point. */
+        Point: {
+            category: string;
+            /**
+             * Format: double
+             * @description Target completion in percent.
+             */
+            completion?: number | null;
+            /** @description Rolled up from lower levels or computed by formula. */
+            computed: boolean;
+            /**
+             * Format: double
+             * @description 累计: year to date (sum for flows, mean for rates; none for stocks).
+             */
+            cumulative?: number | null;
+            /** Format: double */
+            cumulative_yoy?: number | null;
+            /** @description Whether lower-level values exist (drill-down possible). */
+            has_children: boolean;
+            is_demo: boolean;
+            /** @description The caller's follow light: green, yellow or red. */
+            light?: string | null;
+            loaded_at?: string | null;
+            /**
+             * Format: double
+             * @description 环比: growth on the previous period.
+             */
+            mom?: number | null;
+            period: string;
+            period_label: string;
+            /**
+             * Format: int64
+             * @description Rank among sibling regions (1 = best for the indicator's direction).
+             */
+            rank?: number | null;
+            /** Format: int64 */
+            rank_of?: number | null;
+            region_code: string;
+            region_name: string;
+            source?: string | null;
+            /** Format: double */
+            target?: number | null;
+            /** Format: double */
+            value?: number | null;
+            /**
+             * Format: double
+             * @description 同比: growth on the same period a year earlier (percent, or percentage points for rates).
+             */
+            yoy?: number | null;
+        };
         /** @description The editable part of the security policy, as the security page shows and saves it. */
         PolicySettings: {
             /** @description CIDR ranges (IPv4 or IPv6) the three administrators may sign in from; empty = anywhere. */
@@ -1598,6 +2534,16 @@ export interface components {
         };
         /** @enum {string} */
         RegionLevel: "city" | "county" | "town" | "village" | "group";
+        RegionRef: {
+            code: string;
+            name: string;
+        };
+        /** @description A relation between two indicators, seen from one of them. */
+        Related: {
+            indicator: components["schemas"]["Indicator"];
+            /** @description leading, lagging, part_of, has_part or same_topic. */
+            relation: string;
+        };
         RenameGroup: {
             name: string;
         };
@@ -1645,12 +2591,36 @@ export interface components {
             department_only: boolean;
             region_code: string;
         };
+        SearchResult: {
+            definitions: components["schemas"]["DefinitionHit"][];
+            indicators: components["schemas"]["IndicatorHit"][];
+            q: string;
+            /** @description Indicators related to the best hits (not hits themselves). */
+            related: components["schemas"]["Indicator"][];
+            tags: components["schemas"]["TagHit"][];
+            tokens: string[];
+            topics: components["schemas"]["TopicBrief"][];
+        };
         /**
          * @description Security label (安全标记, 等保 §8.1.4.2 g) of a subject (its clearance) or an object (its
          *     sensitivity): a subject may reach objects whose label does not exceed its clearance.
          * @enum {string}
          */
         SecurityLabel: "public" | "internal" | "sensitive";
+        SeriesData: {
+            category: string;
+            indicator: components["schemas"]["Indicator"];
+            points: components["schemas"]["Point"][];
+            region_code: string;
+            region_name: string;
+        };
+        SeriesLine: {
+            code: string;
+            name: string;
+            unit: string;
+            values: (number | null)[];
+            yoy: (number | null)[];
+        };
         /** @description A query shape as the API takes it, in `crs` coordinates. */
         ShapeInput: {
             geometry: Record<string, never>;
@@ -1677,6 +2647,15 @@ export interface components {
             /** @enum {string} */
             type: "region";
         };
+        /** @description Grid columns (of 24) per screen size. */
+        Span: {
+            /** Format: int32 */
+            large?: number;
+            /** Format: int32 */
+            medium?: number;
+            /** Format: int32 */
+            small?: number;
+        };
         SystemInfo: {
             city_code: string;
             city_name: string;
@@ -1684,6 +2663,78 @@ export interface components {
             demo: boolean;
             name: string;
             version: string;
+        };
+        /** @description 标签属性定义: an attribute indicators can carry. */
+        TagAttrDef: {
+            code: string;
+            /** @description text or enum. */
+            kind: string;
+            name: string;
+            options?: string[];
+        };
+        TagHit: {
+            /** Format: int64 */
+            count: number;
+            tag: string;
+        };
+        ThresholdInput: {
+            /** Format: double */
+            red?: number | null;
+            /** Format: double */
+            yellow?: number | null;
+        };
+        /** @description A topic (专题) and its dashboard definition. */
+        Topic: {
+            code: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            department_name?: string | null;
+            description: string;
+            groups: components["schemas"]["Group"][];
+            /** Format: int64 */
+            id: number;
+            is_key: boolean;
+            name: string;
+            requirement: string;
+            /** @description Every view of a restricted topic is audited. */
+            restricted: boolean;
+            /** Format: int64 */
+            sort: number;
+            /** Format: int64 */
+            version: number;
+            visible_roles: string[];
+        };
+        TopicBrief: {
+            code: string;
+            description: string;
+            /** @description Whether the caller follows it. */
+            followed: boolean;
+            /** Format: int64 */
+            indicator_count: number;
+            is_key: boolean;
+            name: string;
+            restricted: boolean;
+            /** Format: int64 */
+            sort: number;
+            /** Format: int64 */
+            widget_count: number;
+        };
+        /** @description Create or update a topic. */
+        TopicInput: {
+            code: string;
+            /** Format: int64 */
+            department_id?: number | null;
+            description?: string;
+            groups?: components["schemas"]["Group"][];
+            is_key?: boolean;
+            name: string;
+            requirement?: string;
+            restricted?: boolean;
+            /** Format: int64 */
+            sort?: number;
+            /** Format: int64 */
+            version?: number | null;
+            visible_roles?: string[];
         };
         UnmaskInput: {
             /** @description Why the clear value is needed (4–200 characters); recorded in the audit trail. */
@@ -1725,6 +2776,39 @@ export interface components {
             phone?: string | null;
             region_code: string;
         };
+        ValueImportReport: {
+            /** @description Follow alerts raised by this load. */
+            alerts: number;
+            dry_run: boolean;
+            errors: components["schemas"]["ValueRowError"][];
+            imported: number;
+            total: number;
+            valid: number;
+        };
+        /** @description A push of values through the API. */
+        ValuePush: {
+            rows: components["schemas"]["ValueRow"][];
+            /** @description Where the values come from (system or document name). */
+            source: string;
+        };
+        /** @description One value to load. */
+        ValueRow: {
+            /** @description A category value of the indicator; empty or absent for the total. */
+            category?: string;
+            /** @description Indicator code. */
+            indicator: string;
+            /** @description `2025`, `2025Q3`, `2025-10` or `2025-10-03`, matching the indicator's frequency. */
+            period: string;
+            region_code: string;
+            /** Format: double */
+            value: number;
+        };
+        ValueRowError: {
+            field: string;
+            message: string;
+            /** @description 1-based row number (of the file, including the header; of the pushed list otherwise). */
+            row: number;
+        };
         VerifyReport: {
             /**
              * Format: int64
@@ -1738,6 +2822,38 @@ export interface components {
             first_broken_seq?: number | null;
             ok: boolean;
             reason?: string | null;
+        };
+        /** @description A widget of a topic dashboard. */
+        Widget: {
+            /** @description period, region or category. */
+            by: string;
+            /** @description card, carousel, bar, dual, pareto, funnel, line, pie or rank. */
+            chart: string;
+            id: string;
+            indicators: string[];
+            span?: components["schemas"]["Span"];
+            title: string;
+            /** Format: int32 */
+            window?: number;
+        };
+        WidgetData: {
+            by: string;
+            cards: components["schemas"]["Card"][];
+            chart: string;
+            /** @description Whether each x entry can be drilled into (by region: lower levels have data). */
+            drillable: boolean[];
+            group: string;
+            id: string;
+            indicators: components["schemas"]["IndicatorBrief"][];
+            /** @description The period the breakdown shows (by region or category). */
+            period?: string | null;
+            series: components["schemas"]["SeriesLine"][];
+            span: components["schemas"]["Span"];
+            title: string;
+            /** @description Axis labels: period labels, region names or category values. */
+            x: string[];
+            /** @description What each label stands for: periods, region codes or category values. */
+            x_codes: string[];
         };
     };
     responses: never;
@@ -2266,6 +3382,1217 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    ind_attr_defs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagAttrDef"][];
+                };
+            };
+        };
+    };
+    ind_attr_defs_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagAttrDef"][];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagAttrDef"][];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_catalog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogNode"][];
+                };
+            };
+        };
+    };
+    ind_comments_list: {
+        parameters: {
+            query: {
+                /** @description `indicator:<code>`, `topic:<code>` or `widget:<topic>/<widget id>`. */
+                target: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Comment"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_comments_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_comments_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_exports_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportAudit"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_follows_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Follow"][];
+                };
+            };
+        };
+    };
+    ind_follows_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FollowInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Follow"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_follows_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThresholdInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Follow"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_follows_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_list: {
+        parameters: {
+            query?: {
+                /** @description Name or code contains. */
+                q?: string;
+                /** @description A catalogue node (a topic or a group). */
+                catalog_id?: number;
+                topic?: string;
+                tag?: string;
+                /** @description Only key indicators (关键指标). */
+                key_only?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Indicator"];
+                };
+            };
+        };
+    };
+    ind_indicators_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IndicatorInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Indicator"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Indicator"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IndicatorInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Indicator"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_breakdown: {
+        parameters: {
+            query: {
+                region?: string;
+                /** @description Default: the latest period with data. */
+                period?: string;
+                /** @description region (sub-regions) or category. */
+                by: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Breakdown"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_export: {
+        parameters: {
+            query?: {
+                region?: string;
+                from?: string;
+                to?: string;
+                /** @description xlsx (default) or csv. */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description xlsx or csv file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_related: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Related"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_series: {
+        parameters: {
+            query?: {
+                /** @description Region code (default: the caller's region). */
+                region?: string;
+                /** @description First period (default: 23 periods before the last). */
+                from?: string;
+                /** @description Last period (default: the latest with data). */
+                to?: string;
+                /** @description A category value (default: the total). */
+                category?: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesData"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instruction_departments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeptRef"][];
+                };
+            };
+        };
+    };
+    ind_instructions_list: {
+        parameters: {
+            query?: {
+                /** @description issued (mine), todo (my department's) or all. */
+                box?: string;
+                /** @description open, replied or closed. */
+                status?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Instruction"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instructions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstructionInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instruction"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instructions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instruction"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instructions_close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstructionAction"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instruction"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instructions_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstructionAction"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instruction"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_instructions_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstructionAction"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instruction"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_search: {
+        parameters: {
+            query: {
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResult"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_topics_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicBrief"][];
+                };
+            };
+        };
+    };
+    ind_topics_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopicInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topic"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_topics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topic"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_topics_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopicInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topic"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_topics_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_topics_dashboard: {
+        parameters: {
+            query?: {
+                region?: string;
+                /** @description Any period form; each indicator shows its latest period not after it. */
+                period?: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_values_push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValuePush"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueImportReport"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueImportReport"];
+                };
+            };
+        };
+    };
+    ind_values_import: {
+        parameters: {
+            query: {
+                /** @description The uploaded file's name (`.xlsx` or `.csv`). */
+                filename: string;
+                /** @description Only validate (default true). */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description .xlsx or UTF-8 .csv */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueImportReport"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValueImportReport"];
+                };
+            };
+        };
+    };
+    ind_values_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description xlsx file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod departments;
 pub mod import;
+pub mod ind;
 pub mod map;
 pub mod map_io;
 pub mod ogc;

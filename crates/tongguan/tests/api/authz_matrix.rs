@@ -42,6 +42,18 @@ enum Obj {
     CityLayer,
     /// An import progress entry of the calling account.
     Progress,
+    /// An indicator of the Yunfu pack (city-wide; the caller's own region is used).
+    Indicator,
+    /// A fresh indicator (edited or deleted), and the body of a new one.
+    FreshIndicator,
+    NewIndicator,
+    /// A fresh topic, and the body of a new one.
+    Topic,
+    NewTopic,
+    /// A follow, a comment, an instruction of (or for) the calling account.
+    Follow,
+    Comment,
+    Instruction,
 }
 
 struct Probe {
@@ -131,6 +143,43 @@ fn probes() -> Vec<Probe> {
         p(Method::POST, "/api/v1/map/layers/{id}/export", Some("map:read"), LayerRead),
         p(Method::POST, "/api/v1/map/boundaries/import", Some("map:layer"), None),
         p(Method::GET, "/api/v1/map/import-progress/{id}", Some("map:write"), Progress),
+        p(Method::GET, "/api/v1/ind/catalog", Some("ind:read"), None),
+        p(Method::GET, "/api/v1/ind/indicators", Some("ind:read"), None),
+        p(Method::POST, "/api/v1/ind/indicators", Some("ind:manage"), NewIndicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}", Some("ind:read"), Indicator),
+        p(Method::PUT, "/api/v1/ind/indicators/{code}", Some("ind:manage"), FreshIndicator),
+        p(Method::DELETE, "/api/v1/ind/indicators/{code}", Some("ind:manage"), FreshIndicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}/related", Some("ind:read"), Indicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}/series", Some("ind:read"), Indicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}/breakdown", Some("ind:read"), Indicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}/export", Some("ind:export"), Indicator),
+        p(Method::GET, "/api/v1/ind/attr-defs", Some("ind:read"), None),
+        p(Method::PUT, "/api/v1/ind/attr-defs", Some("ind:manage"), None),
+        p(Method::POST, "/api/v1/ind/values", Some("ind:data"), None),
+        p(Method::POST, "/api/v1/ind/values/import", Some("ind:data"), None),
+        p(Method::GET, "/api/v1/ind/values/template", Some("ind:data"), None),
+        p(Method::POST, "/api/v1/ind/exports/audit", Some("ind:export"), None),
+        p(Method::GET, "/api/v1/ind/topics", Some("ind:read"), None),
+        p(Method::POST, "/api/v1/ind/topics", Some("ind:manage"), NewTopic),
+        p(Method::GET, "/api/v1/ind/topics/{code}", Some("ind:read"), Topic),
+        p(Method::PUT, "/api/v1/ind/topics/{code}", Some("ind:manage"), Topic),
+        p(Method::DELETE, "/api/v1/ind/topics/{code}", Some("ind:manage"), Topic),
+        p(Method::GET, "/api/v1/ind/topics/{code}/dashboard", Some("ind:read"), Indicator),
+        p(Method::GET, "/api/v1/ind/follows", Some("ind:read"), None),
+        p(Method::POST, "/api/v1/ind/follows", Some("ind:read"), None),
+        p(Method::PUT, "/api/v1/ind/follows/{id}", Some("ind:read"), Follow),
+        p(Method::DELETE, "/api/v1/ind/follows/{id}", Some("ind:read"), Follow),
+        p(Method::GET, "/api/v1/ind/search", Some("ind:read"), None),
+        p(Method::GET, "/api/v1/ind/comments", Some("ind:read"), None),
+        p(Method::POST, "/api/v1/ind/comments", Some("ind:read"), None),
+        p(Method::DELETE, "/api/v1/ind/comments/{id}", Some("ind:read"), Comment),
+        p(Method::GET, "/api/v1/ind/instructions", Some("ind:read"), None),
+        p(Method::POST, "/api/v1/ind/instructions", Some("ind:instruct"), None),
+        p(Method::GET, "/api/v1/ind/instructions/{id}", Some("ind:read"), Instruction),
+        p(Method::POST, "/api/v1/ind/instructions/{id}/reply", Some("ind:handle"), Instruction),
+        p(Method::POST, "/api/v1/ind/instructions/{id}/return", Some("ind:instruct"), Instruction),
+        p(Method::POST, "/api/v1/ind/instructions/{id}/close", Some("ind:instruct"), Instruction),
+        p(Method::GET, "/api/v1/ind/instruction-departments", Some("ind:instruct"), None),
     ]
 }
 
@@ -149,6 +198,7 @@ const ACCOUNTS: &[Account] = &[
     Account { name: "yc.leader", region: "445302", role: Some("county_leader") },
     Account { name: "yc.town", region: "445302001", role: Some("town_staff") },
     Account { name: "yc.grid", region: "445302001009001", role: Some("grid_worker") },
+    Account { name: "data.admin", region: "445300", role: Some("ind_admin") },
     Account { name: "norole", region: "445302", role: None },
 ];
 
@@ -196,6 +246,21 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
                 (Method::POST, "/api/v1/auth/login") => Some(json!({"username": "yc.town", "password": crate::harness::DEMO_PASSWORD})),
                 (Method::POST, "/api/v1/auth/password") => Some(json!({"old_password": "wrong-old", "new_password": "Other@2026x"})),
                 (Method::POST, "/api/v1/map/judge") => Some(json!({"points": [side.point]})),
+                (Method::PUT, "/api/v1/ind/attr-defs") => {
+                    Some(json!([{"code": "grade", "name": "等级", "kind": "enum", "options": ["一", "二"]}]))
+                }
+                (Method::POST, "/api/v1/ind/values") => Some(
+                    json!({"source": "权限测试", "rows": [{"indicator": "env_aqi", "period": "2026-10", "region_code": side.region, "value": 41.5}]}),
+                ),
+                (Method::POST, "/api/v1/ind/exports/audit") => Some(json!({"kind": "png", "target": "topic:eco_env", "title": "生态环境"})),
+                (Method::POST, "/api/v1/ind/follows") => Some(json!({"kind": "topic", "code": "eco_env"})),
+                (Method::POST, "/api/v1/ind/comments") => Some(json!({"target": "topic:eco_env", "content": "数据很好"})),
+                (Method::POST, "/api/v1/ind/instructions") => {
+                    let dept = dept_id(t, "YF-STHJ").await;
+                    Some(
+                        json!({"target": "topic:eco_env", "target_label": "生态环境", "content": "请跟进", "department_id": dept, "deadline": "2030-01-01"}),
+                    )
+                }
                 (Method::POST, "/api/v1/roles") => Some(
                     json!({"code": format!("r{n}"), "name": format!("角色{n}"), "data_scope": "subtree", "permissions": ["region:read"]}),
                 ),
@@ -334,6 +399,65 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
                 .then(|| json!({"geometry": {"type": "Point", "coordinates": side.point}, "region_code": side.village, "version": 1}));
             (id.to_string(), Some(side.village.clone()), body)
         }
+        Obj::Indicator => ("eco_env".into(), None, None),
+        Obj::FreshIndicator | Obj::NewIndicator => {
+            let code = format!("probe_ind_{n}");
+            let body = json!({"code": code, "name": format!("测试指标{n}"), "frequency": "month", "agg": "sum", "version": 1});
+            if obj == Obj::FreshIndicator {
+                sqlx::query("INSERT INTO ind_indicators (code, name, frequency, agg, created_at, updated_at) VALUES ($1, '测试指标', 'month', 'sum', 0, 0)")
+                    .bind(&code)
+                    .execute(iam.db().pool())
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE ind_state SET meta_rev = meta_rev + 1").execute(iam.db().pool()).await.unwrap();
+            }
+            (code, None, Some(body))
+        }
+        Obj::Topic | Obj::NewTopic => {
+            let code = format!("probe_topic_{n}");
+            let body = json!({"code": code, "name": format!("测试专题{n}"), "version": 1});
+            if obj == Obj::Topic {
+                sqlx::query("INSERT INTO ind_topics (code, name, created_at, updated_at) VALUES ($1, '测试专题', 0, 0)")
+                    .bind(&code)
+                    .execute(iam.db().pool())
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE ind_state SET meta_rev = meta_rev + 1").execute(iam.db().pool()).await.unwrap();
+            }
+            (code, None, (probe.method != Method::GET && probe.method != Method::DELETE).then_some(body))
+        }
+        Obj::Follow | Obj::Comment | Obj::Instruction => {
+            use sqlx::Row;
+            let owner: i64 = match caller {
+                Some(name) => t.user_id(name).await,
+                None => sqlx::query("SELECT MIN(id) FROM users").fetch_one(iam.db().pool()).await.unwrap().try_get(0).unwrap(),
+            };
+            let (sql, body) = match obj {
+                Obj::Follow => (
+                    "INSERT INTO ind_follows (user_id, kind, target_code, region_code, created_at) VALUES ($1, 'indicator', $2, '445300', 0) RETURNING id",
+                    Some(json!({"yellow": 60.0, "red": 80.0})),
+                ),
+                Obj::Comment => (
+                    "INSERT INTO ind_comments (target, author_id, author_region, scope, content, created_at) VALUES ('topic:eco_env', $1, '445300', 'region', $2, 0) RETURNING id",
+                    None,
+                ),
+                _ => (
+                    "INSERT INTO ind_instructions (target, target_label, content, author_id, author_region, department_id, deadline, status, created_at, updated_at) \
+                     SELECT 'topic:eco_env', '生态环境', $2, u.id, u.region_code, COALESCE(c.department_id, (SELECT id FROM departments WHERE code = 'YF-STHJ')), \
+                     '2030-01-01', 'open', 0, 0 FROM users u, users c WHERE c.id = $1 AND u.id = CASE WHEN EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp \
+                     ON rp.role_id = ur.role_id WHERE ur.user_id = $1 AND rp.permission = 'ind:instruct') THEN $1 ELSE (SELECT id FROM users WHERE username = 'city.leader') END RETURNING id",
+                    Some(json!({"content": "已办理", "version": 1})),
+                ),
+            };
+            let second = if obj == Obj::Follow { "env_aqi".to_string() } else { format!("内容{n}") };
+            sqlx::query("DELETE FROM ind_follows WHERE user_id = $1 AND target_code = 'env_aqi'")
+                .bind(owner)
+                .execute(iam.db().pool())
+                .await
+                .unwrap();
+            let id: i64 = sqlx::query(sql).bind(owner).bind(second).fetch_one(iam.db().pool()).await.unwrap().try_get(0).unwrap();
+            (id.to_string(), None, body)
+        }
         Obj::Role => {
             let input = tg_iam::roles::RoleInput {
                 code: format!("role{n}"),
@@ -461,9 +585,28 @@ fn fill(path: &str, param: &str) -> String {
         .replace("{y}", "110.mvt");
     if p.ends_with("/clusters") || p.ends_with("/heat") {
         format!("{p}?bbox=111,22.3,112.6,23.3&zoom=8")
+    } else if path == "/api/v1/ind/indicators/{code}" || path.starts_with("/api/v1/ind/indicators/{code}/") {
+        // The probe's indicator is the pack's AQI for Obj::Indicator (its param is a topic code).
+        let p = if param == "eco_env" { p.replace("/eco_env", "/env_aqi") } else { p };
+        if p.ends_with("/breakdown") {
+            format!("{p}?by=region")
+        } else {
+            p
+        }
+    } else if path == "/api/v1/ind/search" {
+        format!("{p}?q=%E7%A9%BA%E6%B0%94")
+    } else if path == "/api/v1/ind/comments" {
+        format!("{p}?target=topic:eco_env")
+    } else if path == "/api/v1/ind/values/import" {
+        format!("{p}?filename=values.csv")
     } else {
         p
     }
+}
+
+async fn dept_id(t: &TestApp, code: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT id FROM departments WHERE code = $1").bind(code).fetch_one(t.app.iam.db().pool()).await.unwrap().try_get(0).unwrap()
 }
 
 async fn first_village(t: &TestApp, county: &'static str) -> String {
