@@ -212,7 +212,7 @@ mod tests {
             "b" => Some(2.0),
             _ => None,
         };
-        assert_eq!(e.eval(&get), Some(50.0));
+        assert_eq!(e.eval(&get), Some(50_000.0));
         assert_eq!(parse("sum(a, b, 3) * -2").unwrap().eval(&get), Some(-12.0));
         assert_eq!(parse("(a + b) / (a - 1)").unwrap().eval(&get), None, "division by zero is no value");
         assert_eq!(parse("a + missing").unwrap().eval(&get), None);

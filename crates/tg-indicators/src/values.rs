@@ -541,7 +541,7 @@ impl IndService {
             data.region_name
         );
         let bytes = if csv {
-            let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(vec![0xEF, 0xBB, 0xBF]);
             let werr = |e: csv::Error| IamError::Internal(e.to_string());
             w.write_record([title.as_str()]).map_err(werr)?;
             w.write_record([mark.as_str()]).map_err(werr)?;

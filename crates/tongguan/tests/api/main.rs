@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod crash_safety;
 mod import;
+mod ind;
 mod map;
 mod ops;
 mod security;
