@@ -51,6 +51,18 @@ pub struct SeriesLine {
     pub yoy: Vec<Option<f64>>,
 }
 
+impl SeriesLine {
+    fn of(i: &Indicator, pts: &[crate::values::Point]) -> Self {
+        Self {
+            code: i.code.clone(),
+            name: i.name.clone(),
+            unit: i.unit.clone(),
+            values: pts.iter().map(|p| p.value).collect(),
+            yoy: pts.iter().map(|p| p.yoy).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Card {
     pub code: String,
@@ -264,13 +276,7 @@ fn widget(
             for x in &inds {
                 let pc = PointCtx { svc, meta, ind: &x.0, series: &x.1, thresholds };
                 let pts: Vec<_> = ps.iter().map(|p| pc.point(region, "", *p)).collect();
-                out.series.push(SeriesLine {
-                    code: x.0.code.clone(),
-                    name: x.0.name.clone(),
-                    unit: x.0.unit.clone(),
-                    values: pts.iter().map(|p| p.value).collect(),
-                    yoy: pts.iter().map(|p| p.yoy).collect(),
-                });
+                out.series.push(SeriesLine::of(&x.0, &pts));
             }
         }
         (_, "region") => {
@@ -308,13 +314,7 @@ fn widget(
                 let pc = PointCtx { svc, meta, ind: &x.0, series: &x.1, thresholds };
                 let pp = if x.0.freq() == first.freq() { p } else { p.convert(x.0.freq()) };
                 let pts: Vec<_> = kids.iter().map(|k| pc.point(k, "", pp)).collect();
-                out.series.push(SeriesLine {
-                    code: x.0.code.clone(),
-                    name: x.0.name.clone(),
-                    unit: x.0.unit.clone(),
-                    values: pts.iter().map(|p| p.value).collect(),
-                    yoy: pts.iter().map(|p| p.yoy).collect(),
-                });
+                out.series.push(SeriesLine::of(&x.0, &pts));
             }
         }
         _ => {
@@ -334,13 +334,7 @@ fn widget(
             for x in &inds {
                 let pc = PointCtx { svc, meta, ind: &x.0, series: &x.1, thresholds };
                 let pts: Vec<_> = cats.iter().map(|c| pc.point(region, c, p)).collect();
-                out.series.push(SeriesLine {
-                    code: x.0.code.clone(),
-                    name: x.0.name.clone(),
-                    unit: x.0.unit.clone(),
-                    values: pts.iter().map(|p| p.value).collect(),
-                    yoy: pts.iter().map(|p| p.yoy).collect(),
-                });
+                out.series.push(SeriesLine::of(&x.0, &pts));
             }
         }
     }

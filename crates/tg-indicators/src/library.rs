@@ -282,33 +282,7 @@ impl IndService {
         self.check_indicator(&meta, input, None).await?;
         let now = self.now();
         let mut tx = self.db().begin().await?;
-        let res = sqlx::query(
-            "INSERT INTO ind_indicators (code, name, unit, definition, source, department_id, frequency, agg, additive_regions, direction, is_key, tags, attrs, \
-             categories, formula, chart, catalog_id, targets, visible_roles, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
-        )
-        .bind(input.code.trim())
-        .bind(input.name.trim())
-        .bind(input.unit.trim())
-        .bind(input.definition.trim())
-        .bind(input.source.trim())
-        .bind(input.department_id)
-        .bind(&input.frequency)
-        .bind(&input.agg)
-        .bind(i64::from(input.additive_regions))
-        .bind(&input.direction)
-        .bind(i64::from(input.is_key))
-        .bind(serde_json::to_string(&input.tags).unwrap_or_default())
-        .bind(serde_json::to_string(&input.attrs).unwrap_or_default())
-        .bind(input.categories.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
-        .bind(input.formula.as_deref().map(str::trim).filter(|f| !f.is_empty()))
-        .bind(&input.chart)
-        .bind(input.catalog_id)
-        .bind(serde_json::to_string(&input.targets).unwrap_or_default())
-        .bind(serde_json::to_string(&input.visible_roles).unwrap_or_default())
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
+        let res = insert_indicator(&mut tx, input, now).await;
         if let Err(e) = res {
             return Err(if is_unique_violation(&e) {
                 IamError::conflict("ind.indicator_exists", "指标编码已存在")
@@ -338,29 +312,14 @@ impl IndService {
         }
         let now = self.now();
         let mut tx = self.db().begin().await?;
-        let n = sqlx::query(
-            "UPDATE ind_indicators SET name = $1, unit = $2, definition = $3, source = $4, department_id = $5, frequency = $6, agg = $7, \
+        let n = bind_fields(
+            sqlx::query(
+                "UPDATE ind_indicators SET name = $1, unit = $2, definition = $3, source = $4, department_id = $5, frequency = $6, agg = $7, \
              additive_regions = $8, direction = $9, is_key = $10, tags = $11, attrs = $12, categories = $13, formula = $14, chart = $15, catalog_id = $16, \
              targets = $17, visible_roles = $18, version = version + 1, data_rev = data_rev + 1, updated_at = $19 WHERE id = $20 AND version = $21",
+            ),
+            input,
         )
-        .bind(input.name.trim())
-        .bind(input.unit.trim())
-        .bind(input.definition.trim())
-        .bind(input.source.trim())
-        .bind(input.department_id)
-        .bind(&input.frequency)
-        .bind(&input.agg)
-        .bind(i64::from(input.additive_regions))
-        .bind(&input.direction)
-        .bind(i64::from(input.is_key))
-        .bind(serde_json::to_string(&input.tags).unwrap_or_default())
-        .bind(serde_json::to_string(&input.attrs).unwrap_or_default())
-        .bind(input.categories.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
-        .bind(input.formula.as_deref().map(str::trim).filter(|f| !f.is_empty()))
-        .bind(&input.chart)
-        .bind(input.catalog_id)
-        .bind(serde_json::to_string(&input.targets).unwrap_or_default())
-        .bind(serde_json::to_string(&input.visible_roles).unwrap_or_default())
         .bind(now)
         .bind(cur.id)
         .bind(version)
@@ -598,6 +557,46 @@ impl IndService {
         tx.commit().await?;
         Ok(())
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Binds an indicator's editable fields in column order (name … visible_roles, 18 values).
+fn bind_fields<'q>(q: AnyQuery<'q>, i: &'q IndicatorInput) -> AnyQuery<'q> {
+    q.bind(i.name.trim())
+        .bind(i.unit.trim())
+        .bind(i.definition.trim())
+        .bind(i.source.trim())
+        .bind(i.department_id)
+        .bind(i.frequency.as_str())
+        .bind(i.agg.as_str())
+        .bind(i64::from(i.additive_regions))
+        .bind(i.direction.as_str())
+        .bind(i64::from(i.is_key))
+        .bind(json(&i.tags))
+        .bind(json(&i.attrs))
+        .bind(i.categories.as_ref().map(json))
+        .bind(i.formula.as_deref().map(str::trim).filter(|f| !f.is_empty()))
+        .bind(i.chart.as_str())
+        .bind(i.catalog_id)
+        .bind(json(&i.targets))
+        .bind(json(&i.visible_roles))
+}
+
+/// Inserts an indicator (from the API or the pack).
+pub(crate) async fn insert_indicator(tx: &mut tg_db::Tx, input: &IndicatorInput, now: i64) -> Result<(), sqlx::Error> {
+    let q = sqlx::query(
+        "INSERT INTO ind_indicators (code, name, unit, definition, source, department_id, frequency, agg, additive_regions, direction, is_key, tags, attrs, \
+         categories, formula, chart, catalog_id, targets, visible_roles, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
+    )
+    .bind(input.code.trim());
+    bind_fields(q, input).bind(now).execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Whether indicator `code` depends (through formulas) on `target`.

@@ -422,33 +422,7 @@ impl IndService {
                             .await?
                             .map(|r| r.try_get(0))
                             .transpose()?;
-                        let input = to_input(i, dept, catalog);
-                        sqlx::query(
-                            "INSERT INTO ind_indicators (code, name, unit, definition, source, department_id, frequency, agg, additive_regions, direction, is_key, tags, attrs, \
-                             categories, formula, chart, catalog_id, targets, visible_roles, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, '[]', $19, $19)",
-                        )
-                        .bind(&input.code)
-                        .bind(&input.name)
-                        .bind(&input.unit)
-                        .bind(&input.definition)
-                        .bind(&input.source)
-                        .bind(input.department_id)
-                        .bind(&input.frequency)
-                        .bind(&input.agg)
-                        .bind(i64::from(input.additive_regions))
-                        .bind(&input.direction)
-                        .bind(i64::from(input.is_key))
-                        .bind(serde_json::to_string(&input.tags).unwrap_or_default())
-                        .bind(serde_json::to_string(&input.attrs).unwrap_or_default())
-                        .bind(input.categories.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default()))
-                        .bind(&input.formula)
-                        .bind(&input.chart)
-                        .bind(input.catalog_id)
-                        .bind(serde_json::to_string(&input.targets).unwrap_or_default())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        crate::library::insert_indicator(&mut tx, &to_input(i, dept, catalog), now).await?;
                         n += 1;
                     }
                     Some((id, None)) if dept.is_some() => {

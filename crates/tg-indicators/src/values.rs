@@ -703,3 +703,113 @@ fn xlsx_with_watermark(title: &str, mark: &str, header: &[&str], rows: &[Vec<Str
     }
     wb.save_to_buffer().map_err(xe)
 }
+
+/// A generated statistics report on an indicator's category distribution (e.g. the 青年创业
+/// 行业统计报告): the structure of one period, its change on the year before, and the regions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DistributionReport {
+    pub title: String,
+    pub indicator: Indicator,
+    pub region_code: String,
+    pub region_name: String,
+    pub period: String,
+    pub generated_at: String,
+    /// The viewer's watermark.
+    pub watermark: String,
+    /// Report text, paragraph by paragraph (Chinese).
+    pub paragraphs: Vec<String>,
+    /// Category rows: value, share of the total (%), 同比.
+    pub rows: Vec<DistributionRow>,
+    /// The same indicator by sub-region for the period (when lower levels have data).
+    pub regions: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DistributionRow {
+    pub category: String,
+    pub value: Option<f64>,
+    pub share: Option<f64>,
+    pub yoy: Option<f64>,
+}
+
+impl IndService {
+    /// Writes the distribution report of an indicator with categories for a region and period.
+    pub async fn distribution_report(
+        &self,
+        actor: &Principal,
+        ctx: &AuditCtx,
+        code: &str,
+        region: Option<&str>,
+        period: Option<&str>,
+    ) -> IamResult<DistributionReport> {
+        let b = self.breakdown(actor, ctx, code, region, period, "category").await?;
+        let ind = b.indicator.clone();
+        let unit = ind.unit.clone();
+        let cats = ind.categories.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+        let total: f64 = b.points.iter().filter_map(|p| p.value).sum();
+        let mut rows: Vec<DistributionRow> = b
+            .points
+            .iter()
+            .map(|p| DistributionRow {
+                category: p.category.clone(),
+                value: p.value,
+                share: p.value.filter(|_| total > 0.0).map(|v| compute::round(v / total * 100.0, 2)),
+                yoy: p.yoy,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.value.unwrap_or(f64::MIN).total_cmp(&a.value.unwrap_or(f64::MIN)));
+        let label = Period::parse(&b.period).map(|p| p.label()).unwrap_or_default();
+        let mut paragraphs = Vec::new();
+        if rows.iter().all(|r| r.value.is_none()) {
+            paragraphs.push(format!("{}{}暂无“{}”的分{}数据。", b.region_name, label, ind.name, cats));
+        } else {
+            let fmt = |v: f64| format!("{}{}", compute::round(v, 2), unit);
+            paragraphs.push(format!("{}{}“{}”合计 {}，共 {} 个{}。", b.region_name, label, ind.name, fmt(total), rows.len(), cats));
+            let top: Vec<String> =
+                rows.iter().take(3).filter_map(|r| Some(format!("{}（{}，占 {}%）", r.category, fmt(r.value?), r.share?))).collect();
+            let top3: f64 = rows.iter().take(3).filter_map(|r| r.share).sum();
+            paragraphs.push(format!("排名前三的{}依次为{}，合计占 {}%。", cats, top.join("、"), compute::round(top3, 2)));
+            let mut growing: Vec<&DistributionRow> = rows.iter().filter(|r| r.yoy.is_some()).collect();
+            growing.sort_by(|a, b| b.yoy.unwrap_or(0.0).total_cmp(&a.yoy.unwrap_or(0.0)));
+            if let (Some(up), Some(down)) = (growing.first(), growing.last()) {
+                paragraphs.push(format!(
+                    "与上年同期相比，{}增长最快（同比 {}{}），{}变化最弱（同比 {}{}）。",
+                    up.category,
+                    up.yoy.unwrap_or(0.0),
+                    ind.yoy_unit,
+                    down.category,
+                    down.yoy.unwrap_or(0.0),
+                    ind.yoy_unit
+                ));
+            }
+        }
+        let regions = self
+            .breakdown(actor, ctx, code, Some(&b.region_code), Some(&b.period).filter(|p| !p.is_empty()).map(String::as_str), "region")
+            .await
+            .map(|r| r.points)
+            .unwrap_or_default();
+        if let Some(best) =
+            regions.iter().filter(|p| p.value.is_some()).max_by(|a, b| a.value.unwrap_or(0.0).total_cmp(&b.value.unwrap_or(0.0)))
+        {
+            paragraphs.push(format!("分地区看，{}最多，为 {}{}。", best.region_name, compute::round(best.value.unwrap_or(0.0), 2), unit));
+        }
+        if ind.is_demo {
+            paragraphs.push("注：本报告基于演示数据生成，不代表真实统计。".into());
+        }
+        self.iam
+            .audit_alone(ctx, AuditEvent::success("ind.report", code.to_owned()).with_detail(format!("{} {}", b.region_name, b.period)))
+            .await?;
+        Ok(DistributionReport {
+            title: format!("{}{}{}统计报告", b.region_name, label, ind.name),
+            region_code: b.region_code.clone(),
+            region_name: b.region_name.clone(),
+            period: b.period.clone(),
+            generated_at: to_rfc3339(self.now()),
+            watermark: self.watermark(actor),
+            indicator: ind,
+            paragraphs,
+            rows,
+            regions,
+        })
+    }
+}

@@ -422,6 +422,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ind/indicators/{code}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A generated statistics report of an indicator's category distribution (e.g. 行业统计报告). */
+        get: operations["ind_indicators_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ind/indicators/{code}/series": {
         parameters: {
             query?: never;
@@ -1565,6 +1582,35 @@ export interface components {
             id: number;
             name: string;
             region_name: string;
+        };
+        /**
+         * @description A generated statistics report on an indicator's category distribution (e.g. the 青年创业
+         *     行业统计报告): the structure of one period, its change on the year before, and the regions.
+         */
+        DistributionReport: {
+            generated_at: string;
+            indicator: components["schemas"]["Indicator"];
+            /** @description Report text, paragraph by paragraph (Chinese). */
+            paragraphs: string[];
+            period: string;
+            region_code: string;
+            region_name: string;
+            /** @description The same indicator by sub-region for the period (when lower levels have data). */
+            regions: components["schemas"]["Point"][];
+            /** @description Category rows: value, share of the total (%), 同比. */
+            rows: components["schemas"]["DistributionRow"][];
+            title: string;
+            /** @description The viewer's watermark. */
+            watermark: string;
+        };
+        DistributionRow: {
+            category: string;
+            /** Format: double */
+            share?: number | null;
+            /** Format: double */
+            value?: number | null;
+            /** Format: double */
+            yoy?: number | null;
         };
         ErrorBody: {
             /** @description Stable machine-readable code, e.g. `user.not_found`. */
@@ -3986,6 +4032,47 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ind_indicators_report: {
+        parameters: {
+            query?: {
+                region?: string;
+                /** @description Any period form; each indicator shows its latest period not after it. */
+                period?: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionReport"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,7 +18,7 @@ use tg_indicators::search::SearchResult;
 use tg_indicators::social::{
     Comment, CommentInput, DeptRef, Follow, FollowInput, Instruction, InstructionAction, InstructionInput, ThresholdInput,
 };
-use tg_indicators::values::{Breakdown, SeriesData, ValueImportReport, ValuePush, Window};
+use tg_indicators::values::{Breakdown, DistributionReport, SeriesData, ValueImportReport, ValuePush, Window};
 use tg_indicators::{CatalogNode, IndicatorInput, Related, TagAttrDef, TopicBrief, TopicInput};
 use tg_kernel::{Page, PageQuery};
 use utoipa::{IntoParams, ToSchema};
@@ -220,6 +220,18 @@ async fn breakdown(
     AppQuery(q): AppQuery<BreakdownQuery>,
 ) -> ApiResult<Json<Breakdown>> {
     Ok(Json(s.ind.breakdown(&auth.principal, &auth.ctx(), &code, q.region.as_deref(), q.period.as_deref(), &q.by).await?))
+}
+
+/// A generated statistics report of an indicator's category distribution (e.g. 行业统计报告).
+#[utoipa::path(operation_id = "ind_indicators_report", get, path = "/api/v1/ind/indicators/{code}/report", tag = "ind", params(("code" = String, Path), DashboardQuery),
+    responses((status = 200, body = DistributionReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn report(
+    State(s): State<AppState>,
+    auth: Auth<perm::IndRead>,
+    AppPath(code): AppPath<String>,
+    AppQuery(q): AppQuery<DashboardQuery>,
+) -> ApiResult<Json<DistributionReport>> {
+    Ok(Json(s.ind.distribution_report(&auth.principal, &auth.ctx(), &code, q.region.as_deref(), q.period.as_deref()).await?))
 }
 
 fn file_headers(name: &str, content_type: &'static str) -> ApiResult<HeaderMap> {
@@ -548,6 +560,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(related))
         .routes(routes!(series))
         .routes(routes!(breakdown))
+        .routes(routes!(report))
         .routes(routes!(export))
         .routes(routes!(attr_defs, set_attr_defs))
         .routes(routes!(push_values))

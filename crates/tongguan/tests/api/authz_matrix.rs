@@ -153,6 +153,7 @@ fn probes() -> Vec<Probe> {
         p(Method::GET, "/api/v1/ind/indicators/{code}/series", Some("ind:read"), Indicator),
         p(Method::GET, "/api/v1/ind/indicators/{code}/breakdown", Some("ind:read"), Indicator),
         p(Method::GET, "/api/v1/ind/indicators/{code}/export", Some("ind:export"), Indicator),
+        p(Method::GET, "/api/v1/ind/indicators/{code}/report", Some("ind:read"), Indicator),
         p(Method::GET, "/api/v1/ind/attr-defs", Some("ind:read"), None),
         p(Method::PUT, "/api/v1/ind/attr-defs", Some("ind:manage"), None),
         p(Method::POST, "/api/v1/ind/values", Some("ind:data"), None),

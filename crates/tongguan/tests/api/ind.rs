@@ -58,6 +58,16 @@ async fn dashboards_on_the_demo_pack(e: Engine) {
     let city = s["points"].as_array().unwrap().last().unwrap();
     assert!((num(&city["value"]) - counties).abs() < 0.05, "{} vs {counties}", city["value"]);
     assert!(city["source"].as_str().unwrap().contains("演示数据") && city["is_demo"] == true);
+    // The generated distribution report (青年创业 行业统计报告) of an indicator with categories.
+    let youth = leader.get("/api/v1/ind/indicators?topic=youth&page_size=50").await.body;
+    let with_cats =
+        youth["items"].as_array().unwrap().iter().find(|i| !i["categories"].is_null()).unwrap()["code"].as_str().unwrap().to_owned();
+    let rep = leader.get(&format!("/api/v1/ind/indicators/{with_cats}/report")).await.body;
+    assert!(rep["title"].as_str().unwrap().contains("统计报告"), "{rep}");
+    let shares: f64 = rep["rows"].as_array().unwrap().iter().map(|r| num(&r["share"])).sum();
+    assert!((shares - 100.0).abs() < 0.1, "{shares}");
+    assert!(rep["paragraphs"].as_array().unwrap().len() >= 3 && rep["paragraphs"][1].as_str().unwrap().contains("排名前三"));
+    assert_eq!(rep["regions"].as_array().unwrap().len(), 5);
     // Drill-down: a county's dashboard, and towns where the pack generates them.
     let d = leader.get("/api/v1/ind/topics/eco_env/dashboard?region=445302").await.body;
     assert_eq!(d["region_path"].as_array().unwrap().len(), 2);
