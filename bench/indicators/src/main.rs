@@ -34,7 +34,7 @@ fn values(i: usize) -> Vec<(&'static str, String, String, f64)> {
     let mut out = Vec::with_capacity(72 * 6 * (CATS + 1));
     for (t, p) in months().into_iter().enumerate() {
         let level = base * (1.0 + growth).powf(t as f64 / 12.0) * (1.0 + 0.1 * ((t % 12) as f64 / 12.0 * std::f64::consts::TAU).sin());
-        let mut city = vec![0.0; CATS];
+        let mut city = [0.0; CATS];
         for (k, county) in REGIONS[1..].iter().enumerate() {
             let mut total = 0.0;
             for (c, share) in shares.iter().enumerate() {

@@ -11,6 +11,8 @@ declare module 'vue-router' {
     icon?: string
     /** Not in the side menu. */
     hidden?: boolean
+    /** Mobile pages below a tab: the nav bar shows a back arrow. */
+    back?: boolean
   }
 }
 
@@ -18,6 +20,14 @@ declare module 'vue-router' {
 export const pcRoutes: RouteRecordRaw[] = [
   { path: '', name: 'home', component: () => import('../views/pc/Home.vue'), meta: { title: '首页', icon: 'HomeFilled' } },
   { path: 'map', name: 'map', component: () => import('../views/pc/MapView.vue'), meta: { title: '全域智图', perm: 'map:read', icon: 'Location' } },
+  // 掌上数窗 (云治慧): topic dashboards, the indicator library and the five abilities.
+  { path: 'ind', name: 'ind-topics', component: () => import('../views/pc/ind/Topics.vue'), meta: { title: '专题列表', perm: 'ind:read', menu: '掌上数窗', icon: 'DataBoard' } },
+  { path: 'ind/topic/:code', name: 'ind-topic', component: () => import('../views/pc/ind/TopicDashboard.vue'), meta: { title: '专题看板', perm: 'ind:read', hidden: true } },
+  { path: 'ind/indicator/:code', name: 'ind-indicator', component: () => import('../views/pc/ind/IndicatorPage.vue'), meta: { title: '指标详情', perm: 'ind:read', hidden: true } },
+  { path: 'ind/library', name: 'ind-library', component: () => import('../views/pc/ind/Library.vue'), meta: { title: '指标库', perm: 'ind:read', menu: '掌上数窗', icon: 'Collection' } },
+  { path: 'ind/search', name: 'ind-search', component: () => import('../views/pc/ind/Search.vue'), meta: { title: '关联搜索', perm: 'ind:read', menu: '掌上数窗', icon: 'Search' } },
+  { path: 'ind/follows', name: 'ind-follows', component: () => import('../views/pc/ind/Follows.vue'), meta: { title: '我的关注', perm: 'ind:read', menu: '掌上数窗', icon: 'Star' } },
+  { path: 'ind/instructions', name: 'ind-instructions', component: () => import('../views/pc/ind/Instructions.vue'), meta: { title: '领导批示', perm: 'ind:read', menu: '掌上数窗', icon: 'EditPen' } },
   { path: 'system/users', name: 'users', component: () => import('../views/pc/system/Users.vue'), meta: { title: '用户管理', perm: 'user:read', menu: '系统管理', icon: 'User' } },
   { path: 'system/departments', name: 'departments', component: () => import('../views/pc/system/Departments.vue'), meta: { title: '部门管理', perm: 'dept:read', menu: '系统管理', icon: 'OfficeBuilding' } },
   { path: 'system/map-layers', name: 'map-layers', component: () => import('../views/pc/system/MapLayers.vue'), meta: { title: '图层管理', perm: 'map:layer', menu: '系统管理', icon: 'Files' } },
@@ -47,12 +57,19 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', redirect: '/m/me' },
       { path: 'map', name: 'm-map', component: () => import('../views/mobile/MapMobile.vue'), meta: { title: '全域智图', perm: 'map:read' } },
+      { path: 'ind', name: 'm-ind', component: () => import('../views/mobile/ind/Topics.vue'), meta: { title: '掌上数窗', perm: 'ind:read' } },
+      { path: 'ind/topic/:code', name: 'm-ind-topic', component: () => import('../views/mobile/ind/Dashboard.vue'), meta: { title: '专题看板', perm: 'ind:read', back: true } },
+      { path: 'ind/indicator/:code', name: 'm-ind-indicator', component: () => import('../views/mobile/ind/Indicator.vue'), meta: { title: '指标详情', perm: 'ind:read', back: true } },
+      { path: 'ind/follows', name: 'm-ind-follows', component: () => import('../views/mobile/ind/Follows.vue'), meta: { title: '我的关注', perm: 'ind:read', back: true } },
+      { path: 'ind/instructions', name: 'm-ind-instructions', component: () => import('../views/mobile/ind/Instructions.vue'), meta: { title: '领导批示', perm: 'ind:read', back: true } },
+      { path: 'ind/search', name: 'm-ind-search', component: () => import('../views/mobile/ind/Search.vue'), meta: { title: '关联搜索', perm: 'ind:read', back: true } },
       { path: 'me', name: 'm-me', component: () => import('../views/mobile/Me.vue'), meta: { title: '我的' } },
       // The soft token works without signing in: its codes are what one signs in with.
       { path: 'token', name: 'm-token', component: () => import('../views/mobile/Token.vue'), meta: { title: '动态口令令牌', public: true } },
     ],
   },
-  // Big-screen pages (1920×1080 / 3840×2160) will live under /screen, outside both layouts.
+  // Big-screen pages (1920×1080 / 3840×2160) live under /screen, outside both layouts.
+  { path: '/screen/ind/:code', name: 'screen-ind', component: () => import('../views/screen/ind/TopicScreen.vue'), meta: { title: '掌上数窗大屏', perm: 'ind:read' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('../views/NotFound.vue'), meta: { public: true, title: '页面不存在' } },
 ]
 
