@@ -140,32 +140,52 @@ impl IndService {
             Some(s) => Some(Period::parse(s).ok_or_else(|| IamError::field("period", "统计期格式有误（如 2025、2025Q3、2025-10）"))?),
         };
         let thresholds = self.thresholds(actor).await?;
-        let mut series = HashMap::new();
-        for g in &topic.groups {
-            for w in &g.widgets {
-                for c in &w.indicators {
-                    if series.contains_key(c) {
-                        continue;
-                    }
-                    if let Some(i) = meta.indicator(c).filter(|i| self.can_see(actor, &meta, i)) {
-                        series.insert(c.clone(), (i.clone(), self.series(&meta, i).await?));
-                    }
-                }
-            }
-        }
-        let mut widgets = Vec::new();
-        let mut latest: Option<Period> = None;
-        for g in &topic.groups {
-            for w in &g.widgets {
-                let data = widget(self, &meta, actor, &series, &thresholds, w, &g.name, &region, at);
-                if let Some(p) = data.1 {
-                    if latest.is_none_or(|l| p.end_date() > l.end_date()) {
-                        latest = Some(p);
+        // What the viewer may see decides the result: scope, department and roles are in the key.
+        let mut roles: Vec<&str> = actor.roles.iter().map(|r| r.code.as_str()).collect();
+        roles.sort_unstable();
+        let key = format!("{}|{}|{}|{}|{:?}|{}", topic.code, region, period.unwrap_or(""), actor.scope.region.as_str(), actor.scope.department_id, roles.join(","));
+        let computed = match self.dash_get(meta.rev, &key) {
+            Some(c) => c,
+            None => {
+                let mut series = HashMap::new();
+                for g in &topic.groups {
+                    for w in &g.widgets {
+                        for c in &w.indicators {
+                            if series.contains_key(c) {
+                                continue;
+                            }
+                            if let Some(i) = meta.indicator(c).filter(|i| self.can_see(actor, &meta, i)) {
+                                series.insert(c.clone(), (i.clone(), self.series(&meta, i).await?));
+                            }
+                        }
                     }
                 }
-                widgets.push(data.0);
+                let mut widgets = Vec::new();
+                let mut shown: Vec<Period> = Vec::new();
+                for g in &topic.groups {
+                    for w in &g.widgets {
+                        let data = widget(self, &meta, actor, &series, &[], w, &g.name, &region, at);
+                        shown.extend(data.1);
+                        widgets.push(data.0);
+                    }
+                }
+                let c = Arc::new(Computed { widgets, period: main_period(&shown) });
+                self.dash_put(meta.rev, key, c.clone());
+                c
+            }
+        };
+        let mut widgets = computed.widgets.clone();
+        for w in &mut widgets {
+            for card in &mut w.cards {
+                let (Some(v), Some(ind)) = (card.value, meta.indicator(&card.code)) else { continue };
+                card.light = thresholds
+                    .iter()
+                    .find(|t| t.0 == card.code && t.1 == region)
+                    .and_then(|t| crate::values::light(ind.dir(), v, t.2, t.3))
+                    .map(str::to_owned);
             }
         }
+        let latest = computed.period;
         if topic.restricted {
             self.iam
                 .audit_alone(
@@ -199,6 +219,30 @@ impl IndService {
             widgets,
         })
     }
+}
+
+/// The viewer-independent part of a dashboard (cached).
+#[derive(Debug)]
+pub struct Computed {
+    pub widgets: Vec<WidgetData>,
+    pub period: Option<Period>,
+}
+
+/// The period a dashboard is "as of": the latest of the most common frequency among its widgets
+/// (a single daily widget should not make a monthly topic look daily).
+fn main_period(shown: &[Period]) -> Option<Period> {
+    let mut counts: HashMap<crate::period::Frequency, usize> = HashMap::new();
+    for p in shown {
+        *counts.entry(p.frequency()).or_default() += 1;
+    }
+    let order = |f: crate::period::Frequency| match f {
+        crate::period::Frequency::Month => 3,
+        crate::period::Frequency::Quarter => 2,
+        crate::period::Frequency::Year => 1,
+        crate::period::Frequency::Day => 0,
+    };
+    let f = counts.iter().max_by_key(|(f, n)| (**n, order(**f)))?.0;
+    shown.iter().filter(|p| p.frequency() == *f).max().copied()
 }
 
 type SeriesMap = HashMap<String, (Arc<Indicator>, Arc<crate::compute::Series>)>;

@@ -213,7 +213,7 @@ impl IndService {
     /// number of values written.
     pub async fn seed_demo(&self, pack: &IndicatorPack, weights: &DemoWeights) -> IamResult<usize> {
         let meta = self.meta().await?;
-        let today = tg_kernel::clock::to_rfc3339(self.now()).get(0..10).unwrap_or("2026-01-01").to_owned();
+        let today = crate::beijing_date(self.now());
         let city = self.city().to_owned();
         let counties: Vec<String> = meta.tree.children_of(&city).to_vec();
         let pick = |w: &Weights| -> BTreeMap<String, f64> {

@@ -99,9 +99,18 @@ struct DataCache {
     max_load: i64,
 }
 
+/// Computed dashboards by (topic, region, period, viewer's visibility), valid for one library
+/// revision (every value write bumps it). Per-viewer parts (watermark, lights) are added after.
+#[derive(Debug, Default)]
+pub(crate) struct DashCache {
+    rev: i64,
+    map: HashMap<String, Arc<dashboard::Computed>>,
+}
+
 #[derive(Debug, Default)]
 struct Caches {
     meta: RwLock<Option<Arc<Meta>>>,
+    dash: std::sync::Mutex<DashCache>,
     data: RwLock<DataCache>,
     tick: AtomicU64,
     /// Serialises metadata rebuilds so concurrent requests do not all rebuild.
@@ -122,6 +131,18 @@ pub(crate) fn lock_err<T>(_: T) -> IamError {
 
 pub(crate) fn json_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Wall-clock time in China Standard Time (UTC+8, no daylight saving) as `YYYY-MM-DD HH:MM`:
+/// watermarks, deadlines and "today" follow the users' clock, not the server's UTC.
+pub fn beijing_time(ms: i64) -> String {
+    let t = tg_kernel::clock::to_rfc3339(ms + 8 * 3_600_000);
+    t.get(0..16).unwrap_or(&t).replace('T', " ")
+}
+
+/// Today's date in China Standard Time (`YYYY-MM-DD`).
+pub fn beijing_date(ms: i64) -> String {
+    beijing_time(ms).get(0..10).unwrap_or("").to_owned()
 }
 
 /// Whether `code` is in the caller's scope or above it (county users see the city total).
@@ -258,6 +279,27 @@ impl IndService {
         Ok(())
     }
 
+    pub(crate) fn dash_get(&self, rev: i64, key: &str) -> Option<Arc<dashboard::Computed>> {
+        let c = self.caches.dash.lock().ok()?;
+        if c.rev != rev {
+            return None;
+        }
+        c.map.get(key).cloned()
+    }
+
+    pub(crate) fn dash_put(&self, rev: i64, key: String, v: Arc<dashboard::Computed>) {
+        if let Ok(mut c) = self.caches.dash.lock() {
+            if c.rev != rev {
+                c.map.clear();
+                c.rev = rev;
+            }
+            if c.map.len() >= 5000 {
+                c.map.clear();
+            }
+            c.map.insert(key, v);
+        }
+    }
+
     /// Where a load came from.
     pub fn load_info(&self, id: i64) -> Option<LoadInfo> {
         self.caches.data.read().ok()?.loads.get(&id).cloned()
@@ -358,4 +400,16 @@ fn derive(expr: &formula::Expr, inputs: &HashMap<String, Arc<Series>>) -> Series
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn users_clock_is_china_standard_time() {
+        // 2026-11-29 16:30 UTC is already the 30th in Yunfu.
+        let ms = 1_795_969_800_000;
+        assert_eq!(tg_kernel::clock::to_rfc3339(ms).get(0..16), Some("2026-11-29T16:30"));
+        assert_eq!(super::beijing_time(ms), "2026-11-30 00:30");
+        assert_eq!(super::beijing_date(ms), "2026-11-30");
+    }
 }

@@ -159,7 +159,7 @@ pub struct DeptRef {
 }
 
 fn today(now_ms: i64) -> String {
-    to_rfc3339(now_ms).get(0..10).unwrap_or("").to_owned()
+    crate::beijing_date(now_ms)
 }
 
 fn check_target(meta: &crate::Meta, target: &str) -> Result<String, String> {

@@ -569,9 +569,7 @@ impl IndService {
 
     /// The viewer's watermark text: name, account and time.
     pub fn watermark(&self, actor: &Principal) -> String {
-        let t = to_rfc3339(self.now());
-        let t = t.get(0..16).unwrap_or(&t).replace('T', " ");
-        format!("{} {} {}", actor.display_name, actor.username, t)
+        format!("{} {} {}", actor.display_name, actor.username, crate::beijing_time(self.now()))
     }
 
     /// Parses an uploaded xlsx or csv file into numbered rows, or reports the header problem.
