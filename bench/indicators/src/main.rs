@@ -4,9 +4,10 @@
 //! each, 72 months (2021-2026) for the city and its five counties — 21.6 million values — written
 //! into a migrated Tongguan SQLite database (plus a 40-indicator topic `bench_dash`) and, as the
 //! same rows, into a plain PostgreSQL table `bench_values`.
-//! `api <base-url> <concurrency> <seconds>`: that many signed-in users loading the dashboard
-//! (random region each time) in a closed loop; prints latency percentiles as JSON.
-//! `sql <pg-url> <concurrency> <seconds>`: the same dashboard computed by plain SQL (window
+//! `api <base-url> <users> <seconds> [think-ms]`: that many signed-in users loading the dashboard
+//! (random region each time), either in a closed loop (think 0: a stress test) or reading each
+//! dashboard for 0.5-1.5 × think-ms before the next; prints latency percentiles as JSON.
+//! `sql <pg-url> <users> <seconds> [think-ms]`: the same dashboard computed by plain SQL (window
 //! functions for 同比/环比/累计, rank() for the county ranking) on PostgreSQL; prints the same JSON.
 
 use anyhow::{bail, Context, Result};
@@ -148,13 +149,20 @@ async fn gen(dir: &str, pg: &str) -> Result<()> {
     Ok(())
 }
 
+/// A user reading the dashboard before the next request: 0.5-1.5 × `ms` (0: a closed loop).
+async fn think(r: &mut SplitMix64, ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_secs_f64(ms as f64 / 1000.0 * r.range(0.5, 1.5))).await;
+    }
+}
+
 fn summary(mut lat: Vec<f64>, secs: f64) -> Value {
     lat.sort_by(|a, b| a.total_cmp(b));
     let q = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0.0);
     json!({"requests": lat.len(), "rps": lat.len() as f64 / secs, "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99), "max_ms": lat.last().copied().unwrap_or(0.0)})
 }
 
-async fn api(base: &str, concurrency: usize, secs: u64) -> Result<()> {
+async fn api(base: &str, concurrency: usize, secs: u64, think_ms: u64) -> Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let mut tokens = Vec::new();
     for _ in 0..concurrency {
@@ -173,7 +181,7 @@ async fn api(base: &str, concurrency: usize, secs: u64) -> Result<()> {
     // Warm the caches once, check the numbers against the generated data.
     let d: Value = http.get(format!("{base}/api/v1/ind/topics/bench_dash/dashboard")).bearer_auth(&tokens[0]).send().await?.json().await?;
     let widgets = d["widgets"].as_array().map(Vec::len).unwrap_or(0);
-    if widgets != 18 {
+    if widgets != 17 {
         bail!("unexpected dashboard: {d}");
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -184,6 +192,8 @@ async fn api(base: &str, concurrency: usize, secs: u64) -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut r = SplitMix64(n as u64);
             let mut lat = Vec::new();
+            // Users arrive spread over one think time, not all in the same millisecond.
+            tokio::time::sleep(Duration::from_secs_f64(think_ms as f64 / 1000.0 * r.unit())).await;
             while Instant::now() < deadline {
                 let region = REGIONS[(r.next_u64() % 6) as usize];
                 let t = Instant::now();
@@ -193,6 +203,7 @@ async fn api(base: &str, concurrency: usize, secs: u64) -> Result<()> {
                     Ok(x) if x.status().is_success() => {
                         let _ = x.bytes().await;
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                        think(&mut r, think_ms).await;
                     }
                     Ok(x) => return Err(anyhow::anyhow!("status {}", x.status())),
                     Err(e) => return Err(e.into()),
@@ -247,7 +258,7 @@ async fn sql_dashboard(pool: &sqlx::PgPool, ids: &[i64], region: &str) -> Result
     Ok(rows.len() + parent_rows.len() + cat_rows.len())
 }
 
-async fn sql(pg: &str, concurrency: usize, secs: u64) -> Result<()> {
+async fn sql(pg: &str, concurrency: usize, secs: u64, think_ms: u64) -> Result<()> {
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(concurrency.min(64) as u32).connect(pg).await?;
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT DISTINCT indicator_id FROM bench_values ORDER BY indicator_id LIMIT 40").fetch_all(&pool).await?;
@@ -266,11 +277,13 @@ async fn sql(pg: &str, concurrency: usize, secs: u64) -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut r = SplitMix64(k as u64);
             let mut lat = Vec::new();
+            tokio::time::sleep(Duration::from_secs_f64(think_ms as f64 / 1000.0 * r.unit())).await;
             while Instant::now() < deadline {
                 let region = REGIONS[(r.next_u64() % 6) as usize];
                 let t = Instant::now();
                 sql_dashboard(&pool, &ids, region).await?;
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                think(&mut r, think_ms).await;
             }
             anyhow::Ok(lat)
         }));
@@ -289,8 +302,8 @@ async fn main() -> Result<()> {
     let arg = |i: usize| a.get(i).cloned().unwrap_or_default();
     match arg(1).as_str() {
         "gen" => gen(&arg(2), &arg(3)).await,
-        "api" => api(&arg(2), arg(3).parse()?, arg(4).parse()?).await,
-        "sql" => sql(&arg(2), arg(3).parse()?, arg(4).parse()?).await,
-        _ => bail!("usage: tg-bench-indicators gen <data-dir> <pg-url> | api <base-url> <concurrency> <seconds> | sql <pg-url> <concurrency> <seconds>"),
+        "api" => api(&arg(2), arg(3).parse()?, arg(4).parse()?, arg(5).parse().unwrap_or(0)).await,
+        "sql" => sql(&arg(2), arg(3).parse()?, arg(4).parse()?, arg(5).parse().unwrap_or(0)).await,
+        _ => bail!("usage: tg-bench-indicators gen <data-dir> <pg-url> | api <base-url> <users> <seconds> [think-ms] | sql <pg-url> <users> <seconds> [think-ms]"),
     }
 }
