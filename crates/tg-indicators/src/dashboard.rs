@@ -143,7 +143,15 @@ impl IndService {
         // What the viewer may see decides the result: scope, department and roles are in the key.
         let mut roles: Vec<&str> = actor.roles.iter().map(|r| r.code.as_str()).collect();
         roles.sort_unstable();
-        let key = format!("{}|{}|{}|{}|{:?}|{}", topic.code, region, period.unwrap_or(""), actor.scope.region.as_str(), actor.scope.department_id, roles.join(","));
+        let key = format!(
+            "{}|{}|{}|{}|{:?}|{}",
+            topic.code,
+            region,
+            period.unwrap_or(""),
+            actor.scope.region.as_str(),
+            actor.scope.department_id,
+            roles.join(",")
+        );
         let computed = match self.dash_get(meta.rev, &key) {
             Some(c) => c,
             None => {
