@@ -488,3 +488,70 @@ test('生成统计报告: the 青年创业 dashboard and the indicator page show
     await context.close()
   }
 })
+
+test('专题设计: an administrator designs a topic with a bar widget, previews it and deletes it', async () => {
+  const { context, page, errors } = await newPage(browser)
+  const code = `e2e_design_${Math.random().toString(36).slice(2, 8)}`
+  const status = (path) => page.evaluate(async (p) => (await fetch(p, { headers: { 'X-Requested-With': 'tongguan' }, credentials: 'same-origin' })).status, path)
+  try {
+    await login(page, 'data.admin')
+    await page.waitForURL(`${BASE}/`)
+    await page.getByTestId('menu-ind-design').click()
+    await page.waitForURL(`${BASE}/ind/design`)
+    await page.getByTestId('design-table').waitFor()
+
+    // The topic, one group, one widget: 柱形图 of env_aqi by region, the indicator found by the remote search.
+    await page.getByTestId('design-create').click()
+    const drawer = page.getByTestId('design-drawer')
+    await field(page, 'topic-code').fill(code)
+    await field(page, 'topic-name').fill(`E2E 设计 ${code}`)
+    await field(page, 'topic-description').fill('端到端测试创建的专题')
+    await page.getByTestId('group-add').click()
+    await field(page, 'group-name-0').fill('空气')
+    await page.getByTestId('widget-add-0').click()
+    await field(page, 'widget-title-0-0').fill('各县区AQI')
+    await page.getByTestId('widget-chart-0-0').click()
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '柱形图' }).click()
+    await page.getByTestId('widget-by-0-0').click()
+    await page.locator('.el-select-dropdown__item:visible', { hasText: '按区域' }).click()
+    const searched = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/ind/indicators' && new URL(r.url()).searchParams.get('q') === 'env_aqi')
+    await page.getByTestId('widget-indicators-0-0').click()
+    await field(page, 'widget-indicators-0-0').pressSequentially('env_aqi')
+    await searched
+    await page.locator('.el-select-dropdown__item:visible').filter({ has: page.locator('.opt-code', { hasText: /^env_aqi$/ }) }).click()
+    await drawer.getByText('分组与组件').click()
+
+    const saved = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/ind/topics' && r.request().method() === 'POST')
+    await page.getByTestId('design-save').click()
+    const res = await saved
+    assert.ok(res.ok(), `create ${res.status()} ${await res.text()}`)
+
+    // The API has the topic with that widget.
+    const topic = await api(page, `/api/v1/ind/topics/${code}`)
+    assert.equal(topic.groups.length, 1)
+    assert.equal(topic.groups[0].widgets.length, 1)
+    const w = topic.groups[0].widgets[0]
+    assert.equal(w.chart, 'bar')
+    assert.equal(w.by, 'region')
+    assert.deepEqual(w.indicators, ['env_aqi'])
+    assert.equal(w.title, '各县区AQI')
+
+    // 预览: the dashboard draws the bar chart.
+    await page.getByTestId('design-preview').click()
+    await page.waitForURL(`${BASE}/ind/topic/${code}`)
+    await page.getByTestId('ind-topic-name').getByText(topic.name, { exact: true }).waitFor()
+    await page.locator(`[data-testid="widget-${w.id}"] canvas`).first().waitFor()
+
+    // Deleted through the UI, the topic is gone.
+    await page.goto(`${BASE}/ind/design`)
+    await page.getByTestId(`design-delete-${code}`).click()
+    const deleted = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/ind/topics/${code}` && r.request().method() === 'DELETE')
+    await page.locator('.el-message-box').getByRole('button', { name: '删除' }).click()
+    assert.ok((await deleted).ok())
+    await page.getByTestId(`design-delete-${code}`).waitFor({ state: 'detached' })
+    assert.equal(await status(`/api/v1/ind/topics/${code}`), 404)
+    assert.deepEqual(errors, [])
+  } finally {
+    await context.close()
+  }
+})

@@ -58,6 +58,8 @@ export type WidgetSpan = Required<S['Span']>
 export type Widget = Omit<S['Widget'], 'chart' | 'by'> & { chart: ChartType; by: WidgetBy }
 export type TopicGroup = Omit<S['Group'], 'widgets'> & { widgets?: Widget[] }
 export type Topic = Omit<S['Topic'], 'groups'> & { groups: TopicGroup[] }
+/** A topic as created or edited (专题设计); `version` (the one read) is required when editing. */
+export type TopicInput = S['TopicInput']
 export type IndicatorBrief = Omit<S['IndicatorBrief'], 'frequency' | 'direction'> & { frequency: Frequency; direction: Direction }
 export type WidgetSeries = S['SeriesLine']
 export type WidgetCard = Omit<S['Card'], 'light'> & { light?: Light | null }
@@ -135,6 +137,8 @@ export const indApi = {
   removeIndicator: (code: string) => request<void>(`${P}/indicators/${encodeURIComponent(code)}`, { method: 'DELETE' }),
   related: (code: string) => request<RelatedIndicator[]>(`${P}/indicators/${encodeURIComponent(code)}/related`),
   attrDefs: () => request<IndAttrDef[]>(`${P}/attr-defs`),
+  /** Replaces the whole list of 标签属性定义. */
+  setAttrDefs: (defs: IndAttrDef[]) => request<IndAttrDef[]>(`${P}/attr-defs`, { method: 'PUT', body: defs }),
 
   // Values
   series: (code: string, q: { region?: string; from?: string; to?: string; category?: string } = {}) =>
@@ -168,6 +172,9 @@ export const indApi = {
   // Topics and dashboards
   topics: () => request<TopicBrief[]>(`${P}/topics`),
   topic: (code: string) => request<Topic>(`${P}/topics/${encodeURIComponent(code)}`),
+  createTopic: (t: TopicInput) => request<Topic>(`${P}/topics`, { method: 'POST', body: t }),
+  updateTopic: (code: string, t: TopicInput) => request<Topic>(`${P}/topics/${encodeURIComponent(code)}`, { method: 'PUT', body: t }),
+  removeTopic: (code: string) => request<void>(`${P}/topics/${encodeURIComponent(code)}`, { method: 'DELETE' }),
   dashboard: (code: string, q: { region?: string; period?: string } = {}) =>
     request<Dashboard>(`${P}/topics/${encodeURIComponent(code)}/dashboard`, { query: { ...q } }),
 

@@ -27,6 +27,7 @@ export const pcRoutes: RouteRecordRaw[] = [
   { path: 'ind/library', name: 'ind-library', component: () => import('../views/pc/ind/Library.vue'), meta: { title: '指标库', perm: 'ind:read', menu: '掌上数窗', icon: 'Collection' } },
   { path: 'ind/search', name: 'ind-search', component: () => import('../views/pc/ind/Search.vue'), meta: { title: '关联搜索', perm: 'ind:read', menu: '掌上数窗', icon: 'Search' } },
   { path: 'ind/follows', name: 'ind-follows', component: () => import('../views/pc/ind/Follows.vue'), meta: { title: '我的关注', perm: 'ind:read', menu: '掌上数窗', icon: 'Star' } },
+  { path: 'ind/design', name: 'ind-design', component: () => import('../views/pc/ind/Design.vue'), meta: { title: '专题设计', perm: 'ind:manage', menu: '掌上数窗', icon: 'Operation' } },
   { path: 'ind/instructions', name: 'ind-instructions', component: () => import('../views/pc/ind/Instructions.vue'), meta: { title: '领导批示', perm: 'ind:read', menu: '掌上数窗', icon: 'EditPen' } },
   { path: 'system/users', name: 'users', component: () => import('../views/pc/system/Users.vue'), meta: { title: '用户管理', perm: 'user:read', menu: '系统管理', icon: 'User' } },
   { path: 'system/departments', name: 'departments', component: () => import('../views/pc/system/Departments.vue'), meta: { title: '部门管理', perm: 'dept:read', menu: '系统管理', icon: 'OfficeBuilding' } },
