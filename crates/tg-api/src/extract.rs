@@ -92,6 +92,9 @@ pub mod perm {
         MapRead => "map:read", MapWrite => "map:write", MapLayer => "map:layer",
         IndRead => "ind:read", IndManage => "ind:manage", IndData => "ind:data",
         IndInstruct => "ind:instruct", IndHandle => "ind:handle", IndExport => "ind:export",
+        WfAdmin => "wf:admin",
+        InvRead => "inv:read", InvWrite => "inv:write", InvReview => "inv:review", InvCity => "inv:city",
+        InvImport => "inv:import", InvExport => "inv:export",
     }
     /// Any signed-in user whose password is in order.
     pub struct SignedIn;

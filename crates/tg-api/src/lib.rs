@@ -43,6 +43,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "users", description = "用户与授权"), (name = "roles", description = "角色与权限"),
         (name = "audit", description = "安全审计"), (name = "security", description = "安全管理"),
         (name = "messages", description = "消息"),
+        (name = "wf", description = "流程中心：待办、流程定义、工作日历"), (name = "inv", description = "招商引资项目管理"),
     )
 )]
 struct ApiDoc;
@@ -70,6 +71,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::security::router())
         .merge(routes::map::router())
         .merge(routes::ind::router())
+        .merge(routes::wf::router())
+        .merge(routes::inv::router())
         .merge(routes::map_io::router())
 }
 

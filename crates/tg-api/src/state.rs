@@ -47,6 +47,8 @@ pub struct AppState {
     pub iam: Iam,
     pub map: tg_map::MapService,
     pub ind: tg_indicators::IndService,
+    pub wf: tg_workflow::WfService,
+    pub inv: tg_invest::InvService,
     pub config: Arc<ApiConfig>,
     pub info: Arc<SystemInfo>,
 }

@@ -79,6 +79,7 @@ impl Purpose {
 pub const BUILTIN_DOMAINS: &[(Purpose, &str)] = &[
     (Purpose::Fields, "users.phone"),
     (Purpose::Fields, "user_otp.secret"),
+    (Purpose::Fields, "inv_projects.contact_phone"),
     (Purpose::Index, "users.phone"),
     (Purpose::Audit, "chain"),
     (Purpose::Acl, "rows"),

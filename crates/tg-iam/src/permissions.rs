@@ -48,6 +48,13 @@ pub const CATALOGUE: &[PermissionDef] = &[
     PermissionDef { code: "ind:instruct", name: "下达领导批示", group: "掌上数窗" },
     PermissionDef { code: "ind:handle", name: "办理领导批示", group: "掌上数窗" },
     PermissionDef { code: "ind:export", name: "导出指标数据", group: "掌上数窗" },
+    PermissionDef { code: "wf:admin", name: "查看流程定义、维护工作日历", group: "流程中心" },
+    PermissionDef { code: "inv:read", name: "查看招商引资项目", group: "招商引资" },
+    PermissionDef { code: "inv:write", name: "填报和维护招商引资项目", group: "招商引资" },
+    PermissionDef { code: "inv:review", name: "县区在谈项目审核", group: "招商引资" },
+    PermissionDef { code: "inv:city", name: "市投促复核（签约复核、达标达产审核）", group: "招商引资" },
+    PermissionDef { code: "inv:import", name: "导入旧项目数据", group: "招商引资" },
+    PermissionDef { code: "inv:export", name: "导出招商引资项目", group: "招商引资" },
 ];
 
 pub fn is_known(code: &str) -> bool {
@@ -85,7 +92,8 @@ pub fn duty_of(permission: &str) -> Option<AdminDuty> {
         | "region:write"
         | "config:read"
         | "config:write"
-        | "map:layer" => Some(AdminDuty::System),
+        | "map:layer"
+        | "wf:admin" => Some(AdminDuty::System),
         "role:write" | "grant:write" | "security:read" | "security:write" | "keys:rotate" | "integrity:verify" | "mfa:reset" => {
             Some(AdminDuty::Security)
         }
@@ -144,6 +152,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "config:write",
             "map:read",
             "map:layer",
+            "wf:admin",
         ],
         require_mfa: true,
     },
@@ -221,6 +230,30 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         description: "维护掌上数窗的指标库、专题看板与标签属性，载入指标数据",
         data_scope: "subtree",
         permissions: &["region:read", "dept:read", "ind:read", "ind:manage", "ind:data", "ind:export"],
+        require_mfa: false,
+    },
+    BuiltinRole {
+        code: "inv_staff",
+        name: "县区投促部门工作人员",
+        description: "填报本县(市、区)招商引资项目：首接信息、评审备案、签约、达标达产、流转与旧数据",
+        data_scope: "subtree",
+        permissions: &["region:read", "dept:read", "inv:read", "inv:write", "inv:import", "inv:export"],
+        require_mfa: false,
+    },
+    BuiltinRole {
+        code: "inv_leader",
+        name: "县区投促部门领导",
+        description: "审核本县(市、区)在谈项目与评审备案资料",
+        data_scope: "subtree",
+        permissions: &["region:read", "dept:read", "inv:read", "inv:review", "inv:export"],
+        require_mfa: false,
+    },
+    BuiltinRole {
+        code: "inv_city",
+        name: "市投促工作人员",
+        description: "复核全市招商引资项目的签约与达标达产，查看全市项目与统计",
+        data_scope: "subtree",
+        permissions: &["region:read", "dept:read", "inv:read", "inv:write", "inv:city", "inv:import", "inv:export"],
         require_mfa: false,
     },
     BuiltinRole {

@@ -27,6 +27,8 @@ pub fn migrations() -> Vec<tg_db::Migration> {
     let mut all = tg_iam::MIGRATIONS.to_vec();
     all.extend_from_slice(tg_map::MIGRATIONS);
     all.extend_from_slice(tg_indicators::MIGRATIONS);
+    all.extend_from_slice(tg_workflow::MIGRATIONS);
+    all.extend_from_slice(tg_invest::MIGRATIONS);
     all
 }
 
@@ -36,6 +38,8 @@ pub struct App {
     pub iam: Iam,
     pub map: tg_map::MapService,
     pub ind: tg_indicators::IndService,
+    pub wf: tg_workflow::WfService,
+    pub inv: tg_invest::InvService,
     pub config: Arc<Config>,
     pub pack: Arc<Pack>,
 }
@@ -126,7 +130,13 @@ impl App {
             .map_err(|e| anyhow::anyhow!("loading the pack's boundaries: {e}"))?;
         let ind = tg_indicators::IndService::new(iam.clone(), &pack.info.city_code);
         ind.sync_pack(&pack.indicators).await.map_err(|e| anyhow::anyhow!("loading the pack's indicator library: {e}"))?;
-        Ok(Self { iam, map, ind, config: Arc::new(config), pack: Arc::new(pack) })
+        let wf = tg_workflow::WfService::new(iam.clone(), &pack.info.city_code);
+        wf.sync_pack(pack::WORKFLOW_FILES, pack::CALENDAR_FILES)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the pack's workflows and calendar: {e}"))?;
+        wf.attach_jobs(&url).await.with_context(|| "opening the workflow job storage")?;
+        let inv = tg_invest::InvService::new(iam.clone(), wf.clone());
+        Ok(Self { iam, map, ind, wf, inv, config: Arc::new(config), pack: Arc::new(pack) })
     }
 
     pub fn state(&self) -> AppState {
@@ -135,6 +145,8 @@ impl App {
             iam: self.iam.clone(),
             map: self.map.clone(),
             ind: self.ind.clone(),
+            wf: self.wf.clone(),
+            inv: self.inv.clone(),
             config: Arc::new(ApiConfig {
                 cookie_secure: s.cookie_secure,
                 require_https: s.require_https,
@@ -160,6 +172,12 @@ impl App {
 
     /// Background duties of a serving node: the daily SM2-signed audit checkpoint and syslog shipping.
     pub fn spawn_jobs(&self) {
+        let wf = self.wf.clone();
+        tokio::spawn(async move {
+            if let Err(e) = wf.start_worker().await {
+                tracing::error!(error = %e, "starting the workflow timeout worker failed");
+            }
+        });
         if let Some(addr) = syslog::parse_addr(&self.config.security.syslog_addr) {
             let iam = self.iam.clone();
             tokio::spawn(async move {
@@ -207,12 +225,26 @@ impl App {
             .map_err(|e| anyhow::anyhow!("seeding demo indicator values: {e}"))
     }
 
+    /// Demo investment projects (marked demo) walked through the real workflow by the demo accounts.
+    pub async fn seed_demo_projects(&self) -> Result<usize> {
+        self.inv.seed_demo(&tg_iam::AuditCtx::cli("seed-demo")).await.map_err(|e| anyhow::anyhow!("seeding demo investment projects: {e}"))
+    }
+
     pub async fn seed_if_empty(&self) -> Result<bool> {
         if self.config.is_embedded_default() && self.config.demo.seed_on_empty && self.iam.user_count().await? == 0 {
             let r = seed::seed_demo(&self.iam, &self.pack).await?;
             let events = self.seed_demo_map().await?;
             let values = self.seed_demo_indicators().await?;
-            tracing::info!(departments = r.departments, grids = r.grids, accounts = r.accounts, events, values, "seeded demo data");
+            let projects = self.seed_demo_projects().await?;
+            tracing::info!(
+                departments = r.departments,
+                grids = r.grids,
+                accounts = r.accounts,
+                events,
+                values,
+                projects,
+                "seeded demo data"
+            );
             return Ok(true);
         }
         Ok(false)

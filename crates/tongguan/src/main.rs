@@ -286,9 +286,10 @@ async fn main() -> Result<()> {
             let r = tongguan::seed::seed_demo(&app.iam, &app.pack).await?;
             let events = app.seed_demo_map().await?;
             let values = app.seed_demo_indicators().await?;
+            let projects = app.seed_demo_projects().await?;
             println!(
-                "演示数据：{} 个部门，{} 个网格，{} 个账号，{} 个地图事件点，{} 个指标数值",
-                r.departments, r.grids, r.accounts, events, values
+                "演示数据：{} 个部门，{} 个网格，{} 个账号，{} 个地图事件点，{} 个指标数值，{} 个招商项目",
+                r.departments, r.grids, r.accounts, events, values, projects
             );
         }
         Command::User(cmd) => user_command(&app, cmd).await?,

@@ -24,6 +24,15 @@ pub const INDICATOR_FILES: &[(&str, &str)] = &[
     ("youth.toml", include_str!("../../../packs/yunfu/indicators/youth.toml")),
 ];
 
+/// Workflow definitions (`packs/yunfu/workflows/*.toml`; a test checks every file is listed).
+pub const WORKFLOW_FILES: &[(&str, &str)] = &[("inv_project.toml", include_str!("../../../packs/yunfu/workflows/inv_project.toml"))];
+
+/// The working-day calendar per year (`packs/yunfu/calendar/*.toml`, from the State Council notices).
+pub const CALENDAR_FILES: &[(&str, &str)] = &[
+    ("2025.toml", include_str!("../../../packs/yunfu/calendar/2025.toml")),
+    ("2026.toml", include_str!("../../../packs/yunfu/calendar/2026.toml")),
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackInfo {
@@ -97,16 +106,23 @@ mod tests {
         assert_eq!(rows.len(), 1057);
         assert!(p.demo.accounts.iter().any(|a| a.role == "auditadmin"));
         assert_eq!(p.indicators.topics.len(), 9);
-        // Every file of the folder is compiled in.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packs/yunfu/indicators");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
-        on_disk.sort();
-        let mut listed: Vec<String> = super::INDICATOR_FILES.iter().map(|(n, _)| n.to_string()).collect();
-        listed.sort();
-        assert_eq!(on_disk, listed);
+        // Every file of each folder is compiled in.
+        for (folder, files) in
+            [("indicators", super::INDICATOR_FILES), ("workflows", super::WORKFLOW_FILES), ("calendar", super::CALENDAR_FILES)]
+        {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packs/yunfu").join(folder);
+            let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".toml"))
+                .collect();
+            on_disk.sort();
+            let mut listed: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+            listed.sort();
+            assert_eq!(on_disk, listed, "{folder}");
+        }
+        for (name, text) in super::WORKFLOW_FILES {
+            tg_workflow::def::Definition::parse_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
     }
 }

@@ -684,6 +684,251 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inv/codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Projects for 项目统一代码管理 (the list filters, e.g. `has_code`). */
+        get: operations["inv_codes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The filtered list as Excel (at most 10,000 rows). */
+        get: operations["inv_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Uploads an attachment (PDF, Word, Excel, JPG/PNG; at most 20 MB; content checked against the extension). */
+        post: operations["inv_file_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Downloads an attachment. */
+        get: operations["inv_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Imports historical projects: every row validated; `dry_run=false` writes all rows or none (422 with the report). */
+        post: operations["inv_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/import/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The legacy-import template. */
+        get: operations["inv_import_template"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Form and filter choices (sources, stages, counties, GB/T 4754 industries, document types, file limits). */
+        get: operations["inv_options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Projects in the caller's scope (and those being transferred to it), filtered and paged. */
+        get: operations["inv_projects"];
+        put?: never;
+        /** Creates a project (暂存; `submit: true` also submits it to 县区在谈审核). */
+        post: operations["inv_project_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/projects/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project with its workflow, materials and transfers. */
+        get: operations["inv_project"];
+        /** Edits a project (fields editable at the current step; every field of imported history). */
+        put: operations["inv_project_update"];
+        post?: never;
+        /** Deletes a project (soft, with a reason; audited; its workflow ends). */
+        delete: operations["inv_project_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/projects/{id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The field-level change log (newest first). */
+        get: operations["inv_project_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/projects/{id}/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the 项目统一代码 (format-checked, unique). */
+        put: operations["inv_code_set"];
+        post?: never;
+        /** Removes the 项目统一代码. */
+        delete: operations["inv_code_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/projects/{id}/materials/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Saves (暂存) or submits (提交, 知会并提交) 评审备案资料 (filing), 签约信息 (signing), 补充签约信息
+         *     (supplement) or 达标达产信息 (production). Submitting moves the workflow.
+         */
+        put: operations["inv_material_save"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts and amounts by county, industry section, stage and month. */
+        get: operations["inv_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inv/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Transfers into (`dir=in`) or out of (`dir=out`) the caller's scope; both sides keep the history. */
+        get: operations["inv_transfers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/map/boundaries": {
         parameters: {
             query?: never;
@@ -1417,10 +1662,212 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wf/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The calendar's exceptions of a year (holidays and make-up working days). */
+        get: operations["wf_calendar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/calendar/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deadline calculator: the date `days` working (or natural) days after `from`. */
+        get: operations["wf_calendar_add"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/calendar/{date}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets a day as a holiday or a make-up working day (system administrator). */
+        put: operations["wf_calendar_set"];
+        post?: never;
+        /** Makes a day ordinary again (system administrator). */
+        delete: operations["wf_calendar_clear"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/definitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Workflow definitions (latest versions). */
+        get: operations["wf_definitions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/definitions/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One definition version (states, transitions: the diagram's data). */
+        get: operations["wf_definition"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/instances/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An instance with what the caller may do now, its holders and its full step log. */
+        get: operations["wf_instance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/instances/{id}/act": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Does one operation (a transition of the definition, or 退回, 撤回, 终止, 催办, 抄送, 转办, 委派, 加签,
+         *     交回). `version` must be the instance version the caller saw: 409 `wf.conflict` otherwise.
+         */
+        post: operations["wf_act"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/instances/{id}/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** People to hand over, delegate to, add or copy (active users of the city or a region). */
+        get: operations["wf_candidates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's tasks. */
+        get: operations["wf_tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/tasks/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts for badges: open tasks, unread copies, overdue tasks. */
+        get: operations["wf_task_counts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wf/tasks/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks a copy (抄送) as read. */
+        post: operations["wf_task_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Assignee: {
+            level: components["schemas"]["Level"];
+            role: string;
+            /** @description Filled from the role table when the definition is read through the API. */
+            role_name?: string;
+        };
+        AttachmentRef: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
         /** @description One attribute of a layer's features. */
         AttrDef: {
             /** @description Label shown to users. */
@@ -1468,6 +1915,19 @@ export interface components {
             region_code: string;
             region_name: string;
         };
+        /** @description One exception day. */
+        CalendarDay: {
+            /** @description `YYYY-MM-DD`. */
+            date: string;
+            kind: components["schemas"]["DayKind"];
+            name: string;
+        };
+        CalendarYear: {
+            days: components["schemas"]["CalendarDay"][];
+            source: string;
+            /** Format: int32 */
+            year: number;
+        };
         Card: {
             code: string;
             /** Format: double */
@@ -1507,6 +1967,25 @@ export interface components {
         Categories: {
             name: string;
             values: string[];
+        };
+        ChangeEntry: {
+            action: string;
+            action_name: string;
+            actor_name: string;
+            /** Format: int64 */
+            at: number;
+            changes: components["schemas"]["WfChange"][];
+            /** Format: int64 */
+            id: number;
+        };
+        CodeInput: {
+            code: string;
+            /** Format: int64 */
+            version: number;
+        };
+        CodeName: {
+            code: string;
+            name: string;
         };
         Comment: {
             author_name: string;
@@ -1550,10 +2029,36 @@ export interface components {
             watermark: string;
             widgets: components["schemas"]["WidgetData"][];
         };
+        DayInput: {
+            kind: components["schemas"]["DayKind"];
+            name: string;
+        };
+        /** @enum {string} */
+        DayKind: "holiday" | "workday";
+        Definition: {
+            business_type: string;
+            code: string;
+            initial: string;
+            name: string;
+            states: components["schemas"]["StateDef"][];
+            /** @description Roles that may terminate a running instance (the initiator always may). */
+            terminate_roles?: string[];
+            transitions: components["schemas"]["TransitionDef"][];
+            /**
+             * Format: int64
+             * @description Assigned when stored; not part of the file.
+             */
+            version?: number;
+        };
         DefinitionHit: {
             code: string;
             name: string;
             snippet: string;
+        };
+        DeleteProject: {
+            reason: string;
+            /** Format: int64 */
+            version: number;
         };
         Department: {
             code: string;
@@ -1612,6 +2117,9 @@ export interface components {
             /** Format: double */
             yoy?: number | null;
         };
+        DueDate: {
+            due: string;
+        };
         ErrorBody: {
             /** @description Stable machine-readable code, e.g. `user.not_found`. */
             code: string;
@@ -1632,6 +2140,10 @@ export interface components {
             /** @description `geojson` (default) or `xlsx`. */
             format?: string | null;
             query?: null | components["schemas"]["QueryRequest"];
+        };
+        Fact: {
+            label: string;
+            value: string;
         };
         Feature: {
             created_at: string;
@@ -1691,6 +2203,25 @@ export interface components {
             field: string;
             /** @description Chinese message for the user. */
             message: string;
+        };
+        FieldRules: {
+            /** @description Business fields the holder may change at this step (`*` = all). */
+            editable?: string[];
+            /** @description Not shown at this step. */
+            hidden?: string[];
+            /** @description Shown but not editable (everything not editable or hidden is read-only). */
+            readonly?: string[];
+        };
+        FileRef: {
+            content_type: string;
+            doc_type: string;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** Format: int64 */
+            size: number;
+            /** Format: int64 */
+            uploaded_at: number;
         };
         Follow: {
             code: string;
@@ -1859,6 +2390,11 @@ export interface components {
             version?: number | null;
             visible_roles?: string[];
         };
+        IndustryOption: {
+            code: string;
+            name: string;
+            section: string;
+        };
         Instruction: {
             /** Format: int64 */
             author_id: number;
@@ -1931,6 +2467,35 @@ export interface components {
             settings_checked: number;
             /** Format: int64 */
             users_checked: number;
+        };
+        InvImportError: {
+            field: string;
+            message: string;
+            row: number;
+        };
+        InvImportReport: {
+            dry_run: boolean;
+            errors: components["schemas"]["InvImportError"][];
+            imported: number;
+            total: number;
+            valid: number;
+        };
+        InvOptions: {
+            counties: components["schemas"]["CodeName"][];
+            doc_types: string[];
+            file_types: string[];
+            industries: components["schemas"]["IndustryOption"][];
+            /** Format: int64 */
+            max_file_mb: number;
+            sources: string[];
+            stages: components["schemas"]["CodeName"][];
+        };
+        InvStats: {
+            by_industry: components["schemas"]["Stat"][];
+            by_month: components["schemas"]["Stat"][];
+            by_region: components["schemas"]["Stat"][];
+            by_stage: components["schemas"]["Stat"][];
+            total: components["schemas"]["StatTotal"];
         };
         JudgeRequest: {
             crs?: string | null;
@@ -2028,6 +2593,17 @@ export interface components {
             version?: number | null;
             visible_roles?: string[];
         };
+        /**
+         * @description Where a step's holders are found, relative to the instance.
+         * @enum {string}
+         */
+        Level: "own" | "city" | "target" | "initiator";
+        Limit: {
+            /** Format: int64 */
+            days: number;
+            /** @description Working days (the calendar) or natural days. */
+            working?: boolean;
+        };
         /** @description A one-time login nonce and the public key to encrypt the password to. */
         LoginChallenge: {
             expires_at: string;
@@ -2052,6 +2628,37 @@ export interface components {
             otp_code?: string | null;
             password?: string | null;
             username: string;
+        };
+        Material: {
+            created_by_name: string;
+            data: {
+                [key: string]: unknown;
+            };
+            files: components["schemas"]["FileRef"][];
+            /** Format: int64 */
+            id: number;
+            /** @description filing, signing, supplement or production. */
+            kind: string;
+            notified: components["schemas"]["UserRef"][];
+            /** @description draft or submitted. */
+            status: string;
+            /** Format: int64 */
+            submitted_at?: number | null;
+            /** Format: int64 */
+            updated_at: number;
+        };
+        MaterialInput: {
+            data: {
+                [key: string]: unknown;
+            };
+            file_ids?: number[];
+            notify_user_ids?: number[];
+            submit: boolean;
+            /**
+             * Format: int64
+             * @description The workflow instance version the caller saw.
+             */
+            version: number;
         };
         Me: {
             /**
@@ -2099,6 +2706,11 @@ export interface components {
             user_id: number;
             username: string;
         };
+        /**
+         * @description How several holders of one step decide.
+         * @enum {string}
+         */
+        Mode: "any" | "all" | "sequential";
         NewGroup: {
             name: string;
             /** @description The village (村/社区) the group belongs to. */
@@ -2114,6 +2726,8 @@ export interface components {
             region_code: string;
             username: string;
         };
+        /** @enum {string} */
+        OnTimeout: "remind" | "escalate";
         OtpCode: {
             /** @description The 6-digit SM3 dynamic password shown by the soft token. */
             code: string;
@@ -2147,6 +2761,24 @@ export interface components {
                 /** Format: int64 */
                 seq: number;
                 target: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_ChangeEntry: {
+            items: {
+                action: string;
+                action_name: string;
+                actor_name: string;
+                /** Format: int64 */
+                at: number;
+                changes: components["schemas"]["WfChange"][];
+                /** Format: int64 */
+                id: number;
             }[];
             /** Format: int32 */
             page: number;
@@ -2394,6 +3026,56 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        Page_Project: {
+            items: {
+                /** Format: double */
+                amount: number;
+                code?: string | null;
+                contact_name: string;
+                /** @description Masked in lists; in full on the detail for those who may edit. */
+                contact_phone: string;
+                /** Format: int64 */
+                created_at: number;
+                created_by_name: string;
+                /** Format: double */
+                expected_output?: number | null;
+                /** Format: double */
+                expected_tax?: number | null;
+                first_contact_date: string;
+                /** Format: int64 */
+                id: number;
+                industry_code: string;
+                industry_name: string;
+                /** Format: int64 */
+                instance_id?: number | null;
+                investor: string;
+                investor_origin?: string | null;
+                is_demo: boolean;
+                is_legacy: boolean;
+                /** Format: double */
+                land_area?: number | null;
+                name: string;
+                pending_region?: string | null;
+                produced_at?: string | null;
+                region_code: string;
+                region_name: string;
+                remark?: string | null;
+                signed_at?: string | null;
+                source: string;
+                stage: string;
+                stage_name: string;
+                /** Format: int64 */
+                updated_at: number;
+                /** Format: int64 */
+                version: number;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
         Page_Region: {
             items: {
                 code: string;
@@ -2434,6 +3116,35 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        Page_Transfer: {
+            items: {
+                /** Format: int64 */
+                created_at: number;
+                created_by_name: string;
+                from_name: string;
+                from_region: string;
+                /** Format: int64 */
+                handled_at?: number | null;
+                handled_by_name?: string | null;
+                /** Format: int64 */
+                id: number;
+                /** Format: int64 */
+                project_id: number;
+                project_name: string;
+                reason: string;
+                reply?: string | null;
+                /** @description pending, confirmed or returned. */
+                status: string;
+                to_name: string;
+                to_region: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
         Page_User: {
             items: {
                 /** @description Clearance as a subject (安全标记): which labelled objects the account may reach. */
@@ -2458,6 +3169,50 @@ export interface components {
                 /** @description `active`, `locked` or `disabled`. */
                 status: string;
                 username: string;
+            }[];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            page_size: number;
+            /** Format: int64 */
+            total: number;
+        };
+        Page_WfTask: {
+            items: {
+                /** Format: int64 */
+                assignee_id: number;
+                assignee_name: string;
+                /** Format: int64 */
+                business_id: number;
+                business_type: string;
+                /** @description none, remind (临期), yellow (黄牌, overdue) or red (红牌). */
+                card: string;
+                /** Format: int64 */
+                created_at: number;
+                delegated_from_name?: string | null;
+                /** Format: int64 */
+                due_at?: number | null;
+                due_date?: string | null;
+                /** Format: int64 */
+                handled_at?: number | null;
+                /** Format: int64 */
+                id: number;
+                /** Format: int64 */
+                instance_id: number;
+                /** Format: int64 */
+                instance_version: number;
+                /** @description todo or cc. */
+                kind: string;
+                region_code: string;
+                region_name: string;
+                result?: string | null;
+                /** @description open, waiting (依次审批, not yet reached), done, cancelled or delegated. */
+                status: string;
+                step: string;
+                step_name: string;
+                title: string;
+                /** Format: int64 */
+                urged: number;
             }[];
             /** Format: int32 */
             page: number;
@@ -2550,6 +3305,81 @@ export interface components {
             /** Format: int64 */
             session_idle_minutes: number;
         };
+        Project: {
+            /** Format: double */
+            amount: number;
+            code?: string | null;
+            contact_name: string;
+            /** @description Masked in lists; in full on the detail for those who may edit. */
+            contact_phone: string;
+            /** Format: int64 */
+            created_at: number;
+            created_by_name: string;
+            /** Format: double */
+            expected_output?: number | null;
+            /** Format: double */
+            expected_tax?: number | null;
+            first_contact_date: string;
+            /** Format: int64 */
+            id: number;
+            industry_code: string;
+            industry_name: string;
+            /** Format: int64 */
+            instance_id?: number | null;
+            investor: string;
+            investor_origin?: string | null;
+            is_demo: boolean;
+            is_legacy: boolean;
+            /** Format: double */
+            land_area?: number | null;
+            name: string;
+            pending_region?: string | null;
+            produced_at?: string | null;
+            region_code: string;
+            region_name: string;
+            remark?: string | null;
+            signed_at?: string | null;
+            source: string;
+            stage: string;
+            stage_name: string;
+            /** Format: int64 */
+            updated_at: number;
+            /** Format: int64 */
+            version: number;
+        };
+        ProjectDetail: {
+            materials: components["schemas"]["Material"][];
+            project: components["schemas"]["Project"];
+            transfers: components["schemas"]["Transfer"][];
+            workflow?: null | components["schemas"]["WfView"];
+        };
+        ProjectInput: {
+            /** Format: double */
+            amount: number;
+            contact_name: string;
+            contact_phone: string;
+            /** Format: double */
+            expected_output?: number | null;
+            /** Format: double */
+            expected_tax?: number | null;
+            first_contact_date: string;
+            industry_code: string;
+            investor: string;
+            investor_origin?: string | null;
+            /** Format: double */
+            land_area?: number | null;
+            name: string;
+            region_code?: string | null;
+            remark?: string | null;
+            source: string;
+            /** @description Create: submit to 县区在谈审核 at once (otherwise 暂存). */
+            submit?: boolean | null;
+            /**
+             * Format: int64
+             * @description Edit: the version the caller saw.
+             */
+            version?: number | null;
+        };
         /**
          * @description What a key is for. Each purpose has its own keys so that one leaking does not expose the others.
          * @enum {string}
@@ -2595,6 +3425,10 @@ export interface components {
         };
         ResetInput: {
             password: string;
+        };
+        ReturnTarget: {
+            name: string;
+            state: string;
         };
         Role: {
             builtin: boolean;
@@ -2702,6 +3536,46 @@ export interface components {
             /** Format: int32 */
             small?: number;
         };
+        Stat: {
+            /** Format: double */
+            amount: number;
+            /** Format: int64 */
+            count: number;
+            key: string;
+            name: string;
+        };
+        StatTotal: {
+            /** Format: double */
+            amount: number;
+            /** Format: int64 */
+            count: number;
+        };
+        StateDef: {
+            assignee?: null | components["schemas"]["Assignee"];
+            code: string;
+            escalate_to?: null | components["schemas"]["Assignee"];
+            fields?: components["schemas"]["FieldRules"];
+            kind?: components["schemas"]["StateKind"];
+            limit?: null | components["schemas"]["Limit"];
+            mode?: components["schemas"]["Mode"];
+            name: string;
+            on_timeout?: components["schemas"]["OnTimeout"];
+            /**
+             * Format: int64
+             * @description Working days after the deadline when the yellow card turns red.
+             */
+            red_after_days?: number;
+            /**
+             * Format: int64
+             * @description Working days before the deadline when the holder is reminded.
+             */
+            remind_before_days?: number;
+        };
+        /**
+         * @description What a state is for.
+         * @enum {string}
+         */
+        StateKind: "start" | "task" | "transfer" | "end";
         SystemInfo: {
             city_code: string;
             city_name: string;
@@ -2722,6 +3596,14 @@ export interface components {
             /** Format: int64 */
             count: number;
             tag: string;
+        };
+        TaskCounts: {
+            /** Format: int64 */
+            cc_unread: number;
+            /** Format: int64 */
+            overdue: number;
+            /** Format: int64 */
+            todo: number;
         };
         ThresholdInput: {
             /** Format: double */
@@ -2782,6 +3664,49 @@ export interface components {
             version?: number | null;
             visible_roles?: string[];
         };
+        Transfer: {
+            /** Format: int64 */
+            created_at: number;
+            created_by_name: string;
+            from_name: string;
+            from_region: string;
+            /** Format: int64 */
+            handled_at?: number | null;
+            handled_by_name?: string | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            project_id: number;
+            project_name: string;
+            reason: string;
+            reply?: string | null;
+            /** @description pending, confirmed or returned. */
+            status: string;
+            to_name: string;
+            to_region: string;
+        };
+        TransitionDef: {
+            action: string;
+            /** @description Copy (抄送/知会) holders of these roles in the instance's region. */
+            cc_roles?: string[];
+            comment_required?: boolean;
+            from: string;
+            kind?: components["schemas"]["TransitionKind"];
+            name: string;
+            /** @description Business attachment kinds that must be present (submitted materials). */
+            require_attachments?: string[];
+            /** @description Business fields that must be filled. */
+            require_fields?: string[];
+            /** @description The actor needs one of these roles (empty: any holder of the step). */
+            roles?: string[];
+            /** @description A state code, or `$origin` (where a transfer left from). */
+            to: string;
+        };
+        /**
+         * @description What a transition does besides moving.
+         * @enum {string}
+         */
+        TransitionKind: "transition" | "transfer_region" | "confirm" | "reject_transfer";
         UnmaskInput: {
             /** @description Why the clear value is needed (4–200 characters); recorded in the audit trail. */
             reason: string;
@@ -2814,6 +3739,11 @@ export interface components {
             /** @description `active`, `locked` or `disabled`. */
             status: string;
             username: string;
+        };
+        UserRef: {
+            /** Format: int64 */
+            id: number;
+            name: string;
         };
         UserUpdate: {
             /** Format: int64 */
@@ -2868,6 +3798,154 @@ export interface components {
             first_broken_seq?: number | null;
             ok: boolean;
             reason?: string | null;
+        };
+        VersionInput: {
+            /** Format: int64 */
+            version: number;
+        };
+        WfActInput: {
+            action: string;
+            attachments?: number[];
+            comment?: string | null;
+            region?: string | null;
+            target_state?: string | null;
+            /** Format: int64 */
+            user_id?: number | null;
+            user_ids?: number[];
+            /** Format: int64 */
+            version: number;
+        };
+        WfAvailable: {
+            action: string;
+            comment_required: boolean;
+            /**
+             * @description transition, return, withdraw, terminate, urge, cc, transfer, delegate, add_signer, resolve,
+             *     transfer_region, confirm or reject_transfer.
+             */
+            kind: string;
+            name: string;
+            needs_region: boolean;
+            needs_user: boolean;
+            return_targets: components["schemas"]["ReturnTarget"][];
+        };
+        WfCandidate: {
+            department_name?: string | null;
+            /** Format: int64 */
+            id: number;
+            name: string;
+            region_name: string;
+            roles: string;
+        };
+        WfChange: {
+            after?: string | null;
+            before?: string | null;
+            field: string;
+            label: string;
+        };
+        /** @description A definition with its stored versions and running-instance count. */
+        WfDefinitionView: components["schemas"]["Definition"] & {
+            /** Format: int64 */
+            running: number;
+            versions: number[];
+        };
+        WfInstance: {
+            /** Format: int64 */
+            business_id: number;
+            business_type: string;
+            /** Format: int64 */
+            created_at: number;
+            def_name: string;
+            /** Format: int64 */
+            def_version: number;
+            definition: string;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            initiator_id: number;
+            initiator_name: string;
+            pending_region?: string | null;
+            pending_region_name?: string | null;
+            region_code: string;
+            region_name: string;
+            state: string;
+            state_name: string;
+            /** @description running, completed or terminated. */
+            status: string;
+            summary: components["schemas"]["Fact"][];
+            title: string;
+            /** Format: int64 */
+            updated_at: number;
+            /**
+             * Format: int64
+             * @description Send back with every action (optimistic lock).
+             */
+            version: number;
+        };
+        WfLogEntry: {
+            action: string;
+            action_name: string;
+            /** Format: int64 */
+            actor_id?: number | null;
+            actor_name: string;
+            actor_role: string;
+            /** Format: int64 */
+            at: number;
+            attachments: components["schemas"]["AttachmentRef"][];
+            changes: components["schemas"]["WfChange"][];
+            comment: string;
+            from_name: string;
+            from_state: string;
+            /** Format: int64 */
+            seq: number;
+            to_name: string;
+            to_state: string;
+        };
+        WfTask: {
+            /** Format: int64 */
+            assignee_id: number;
+            assignee_name: string;
+            /** Format: int64 */
+            business_id: number;
+            business_type: string;
+            /** @description none, remind (临期), yellow (黄牌, overdue) or red (红牌). */
+            card: string;
+            /** Format: int64 */
+            created_at: number;
+            delegated_from_name?: string | null;
+            /** Format: int64 */
+            due_at?: number | null;
+            due_date?: string | null;
+            /** Format: int64 */
+            handled_at?: number | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            instance_id: number;
+            /** Format: int64 */
+            instance_version: number;
+            /** @description todo or cc. */
+            kind: string;
+            region_code: string;
+            region_name: string;
+            result?: string | null;
+            /** @description open, waiting (依次审批, not yet reached), done, cancelled or delegated. */
+            status: string;
+            step: string;
+            step_name: string;
+            title: string;
+            /** Format: int64 */
+            urged: number;
+        };
+        WfView: {
+            actions: components["schemas"]["WfAvailable"][];
+            /** @description edit, read or hidden per business field, for the caller at this step. */
+            field_perms: {
+                [key: string]: string;
+            };
+            instance: components["schemas"]["WfInstance"];
+            log: components["schemas"]["WfLogEntry"][];
+            my_task?: null | components["schemas"]["WfTask"];
+            open_tasks: components["schemas"]["WfTask"][];
         };
         /** @description A widget of a topic dashboard. */
         Widget: {
@@ -4680,6 +5758,602 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    inv_codes: {
+        parameters: {
+            query?: {
+                /** @description Name, investor or code contains. */
+                q?: string;
+                industry?: string;
+                region?: string;
+                stage?: string;
+                amount_min?: number;
+                amount_max?: number;
+                /** @description First-contact date from (YYYY-MM-DD). */
+                date_from?: string;
+                date_to?: string;
+                legacy?: boolean;
+                /** @description Only projects with (true) or without (false) a 项目统一代码. */
+                has_code?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Project"];
+                };
+            };
+        };
+    };
+    inv_export: {
+        parameters: {
+            query?: {
+                /** @description Name, investor or code contains. */
+                q?: string;
+                industry?: string;
+                region?: string;
+                stage?: string;
+                amount_min?: number;
+                amount_max?: number;
+                /** @description First-contact date from (YYYY-MM-DD). */
+                date_from?: string;
+                date_to?: string;
+                legacy?: boolean;
+                /** @description Only projects with (true) or without (false) a 项目统一代码. */
+                has_code?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description xlsx file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    inv_file_upload: {
+        parameters: {
+            query: {
+                filename: string;
+                /** @description 资料类型 (one of options.doc_types). */
+                doc_type: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRef"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_import: {
+        parameters: {
+            query: {
+                filename: string;
+                /** @description Only validate (default true). */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvImportReport"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvImportReport"];
+                };
+            };
+        };
+    };
+    inv_import_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description xlsx file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    inv_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvOptions"];
+                };
+            };
+        };
+    };
+    inv_projects: {
+        parameters: {
+            query?: {
+                /** @description Name, investor or code contains. */
+                q?: string;
+                industry?: string;
+                region?: string;
+                stage?: string;
+                amount_min?: number;
+                amount_max?: number;
+                /** @description First-contact date from (YYYY-MM-DD). */
+                date_from?: string;
+                date_to?: string;
+                legacy?: boolean;
+                /** @description Only projects with (true) or without (false) a 项目统一代码. */
+                has_code?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Project"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_project_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDetail"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDetail"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_project_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDetail"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_project_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteProject"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_project_changes: {
+        parameters: {
+            query?: {
+                /** @description 1-based page number (default 1). */
+                page?: number;
+                /** @description Rows per page (default 20, at most 500). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ChangeEntry"];
+                };
+            };
+        };
+    };
+    inv_code_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_code_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_material_save: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterialInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDetail"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inv_stats: {
+        parameters: {
+            query?: {
+                /** @description Name, investor or code contains. */
+                q?: string;
+                industry?: string;
+                region?: string;
+                stage?: string;
+                amount_min?: number;
+                amount_max?: number;
+                /** @description First-contact date from (YYYY-MM-DD). */
+                date_from?: string;
+                date_to?: string;
+                legacy?: boolean;
+                /** @description Only projects with (true) or without (false) a 项目统一代码. */
+                has_code?: boolean;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvStats"];
+                };
+            };
+        };
+    };
+    inv_transfers: {
+        parameters: {
+            query?: {
+                /** @description in, out or all. */
+                dir?: string;
+                status?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Transfer"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -6702,6 +8376,341 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_calendar: {
+        parameters: {
+            query: {
+                year: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarYear"];
+                };
+            };
+        };
+    };
+    wf_calendar_add: {
+        parameters: {
+            query: {
+                /** @description Start date (YYYY-MM-DD). */
+                from: string;
+                days: number;
+                /** @description Working days (default) or natural days. */
+                working?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DueDate"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_calendar_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DayInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarDay"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_calendar_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_definitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WfDefinitionView"][];
+                };
+            };
+        };
+    };
+    wf_definition: {
+        parameters: {
+            query?: {
+                version?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WfDefinitionView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WfView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_act: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WfActInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WfView"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_candidates: {
+        parameters: {
+            query?: {
+                q?: string;
+                region?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WfCandidate"][];
+                };
+            };
+        };
+    };
+    wf_tasks: {
+        parameters: {
+            query?: {
+                /** @description todo (待办), done (已办) or cc (抄送我的). */
+                box?: string;
+                business_type?: string;
+                /** @description Title contains. */
+                q?: string;
+                /** @description remind, yellow or red. */
+                card?: string;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WfTask"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    wf_task_counts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskCounts"];
+                };
+            };
+        };
+    };
+    wf_task_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

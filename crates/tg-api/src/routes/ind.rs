@@ -234,7 +234,7 @@ async fn report(
     Ok(Json(s.ind.distribution_report(&auth.principal, &auth.ctx(), &code, q.region.as_deref(), q.period.as_deref()).await?))
 }
 
-fn file_headers(name: &str, content_type: &'static str) -> ApiResult<HeaderMap> {
+pub(crate) fn file_headers(name: &str, content_type: &'static str) -> ApiResult<HeaderMap> {
     let mut h = HeaderMap::new();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -246,7 +246,7 @@ fn file_headers(name: &str, content_type: &'static str) -> ApiResult<HeaderMap> 
     Ok(h)
 }
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Export an indicator's trend as Excel or CSV; the file carries the viewer's watermark (audited).
 #[utoipa::path(operation_id = "ind_indicators_export", get, path = "/api/v1/ind/indicators/{code}/export", tag = "ind", params(("code" = String, Path), ExportQuery),

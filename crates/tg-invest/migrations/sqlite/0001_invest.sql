@@ -1,0 +1,95 @@
+-- 招商引资项目管理: projects (first-contact facts, stage mirrored from the workflow, 项目统一代码,
+-- soft delete), field-level change log, review/signing/production materials with attachments, and
+-- transfers between counties (kept for both sides).
+CREATE TABLE inv_projects (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    name               TEXT NOT NULL,
+    investor           TEXT NOT NULL,
+    investor_origin    TEXT,
+    industry_code      TEXT NOT NULL,
+    amount             REAL NOT NULL,
+    land_area          REAL,
+    expected_output    REAL,
+    expected_tax       REAL,
+    contact_name       TEXT NOT NULL,
+    contact_phone      TEXT NOT NULL,
+    contact_phone_mask TEXT NOT NULL,
+    source             TEXT NOT NULL,
+    first_contact_date TEXT NOT NULL,
+    region_code        TEXT NOT NULL,
+    pending_region     TEXT,
+    stage              TEXT NOT NULL,
+    code               TEXT UNIQUE,
+    is_legacy          INTEGER NOT NULL DEFAULT 0,
+    is_demo            INTEGER NOT NULL DEFAULT 0,
+    remark             TEXT,
+    signed_at          TEXT,
+    produced_at        TEXT,
+    instance_id        INTEGER,
+    version            INTEGER NOT NULL DEFAULT 1,
+    created_by         INTEGER NOT NULL,
+    created_by_name    TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    deleted_at         INTEGER,
+    deleted_by         INTEGER,
+    delete_reason      TEXT
+);
+CREATE INDEX inv_projects_region ON inv_projects(region_code, id);
+CREATE INDEX inv_projects_pending ON inv_projects(pending_region);
+CREATE INDEX inv_projects_stage ON inv_projects(stage, region_code);
+CREATE INDEX inv_projects_date ON inv_projects(first_contact_date);
+
+CREATE TABLE inv_changes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL REFERENCES inv_projects(id),
+    at         INTEGER NOT NULL,
+    actor_id   INTEGER,
+    actor_name TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    changes    TEXT NOT NULL
+);
+CREATE INDEX inv_changes_project ON inv_changes(project_id, id);
+
+CREATE TABLE inv_files (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    doc_type     TEXT NOT NULL,
+    sm3          TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    region_code  TEXT NOT NULL,
+    uploaded_by  INTEGER NOT NULL,
+    uploaded_at  INTEGER NOT NULL
+);
+
+CREATE TABLE inv_materials (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id      INTEGER NOT NULL REFERENCES inv_projects(id),
+    kind            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    files           TEXT NOT NULL DEFAULT '[]',
+    notified        TEXT NOT NULL DEFAULT '[]',
+    created_by_name TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    submitted_at    INTEGER
+);
+CREATE INDEX inv_materials_project ON inv_materials(project_id, kind);
+
+CREATE TABLE inv_transfers (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id      INTEGER NOT NULL REFERENCES inv_projects(id),
+    from_region     TEXT NOT NULL,
+    to_region       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    reply           TEXT,
+    created_at      INTEGER NOT NULL,
+    created_by_name TEXT NOT NULL,
+    handled_at      INTEGER,
+    handled_by_name TEXT
+);
+CREATE INDEX inv_transfers_from ON inv_transfers(from_region, id);
+CREATE INDEX inv_transfers_to ON inv_transfers(to_region, id);

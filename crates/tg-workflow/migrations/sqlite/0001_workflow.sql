@@ -1,0 +1,89 @@
+-- Workflow engine: versioned definitions, instances bound to business records, per-user tasks,
+-- the step log, and the working-day calendar's exceptions (holidays and make-up workdays).
+CREATE TABLE wf_definitions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    code          TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    business_type TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    UNIQUE (code, version)
+);
+
+CREATE TABLE wf_instances (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    definition     TEXT NOT NULL,
+    def_version    INTEGER NOT NULL,
+    business_type  TEXT NOT NULL,
+    business_id    INTEGER NOT NULL,
+    title          TEXT NOT NULL,
+    summary        TEXT NOT NULL DEFAULT '[]',
+    region_code    TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'running',
+    pending_region TEXT,
+    origin_state   TEXT,
+    version        INTEGER NOT NULL DEFAULT 1,
+    initiator_id   INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    UNIQUE (business_type, business_id)
+);
+CREATE INDEX wf_instances_region ON wf_instances(region_code);
+
+CREATE TABLE wf_tasks (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id    INTEGER NOT NULL REFERENCES wf_instances(id),
+    kind           TEXT NOT NULL DEFAULT 'todo',
+    step           TEXT NOT NULL,
+    assignee_id    INTEGER NOT NULL,
+    status         TEXT NOT NULL,
+    seq            INTEGER NOT NULL DEFAULT 0,
+    added          INTEGER NOT NULL DEFAULT 0,
+    delegated_from INTEGER,
+    due_at         INTEGER,
+    due_date       TEXT,
+    card           TEXT NOT NULL DEFAULT 'none',
+    urged          INTEGER NOT NULL DEFAULT 0,
+    urged_at       INTEGER,
+    read_at        INTEGER,
+    jobs_scheduled INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    handled_at     INTEGER,
+    result         TEXT
+);
+CREATE INDEX wf_tasks_inbox ON wf_tasks(assignee_id, kind, status, id);
+CREATE INDEX wf_tasks_instance ON wf_tasks(instance_id, status);
+
+CREATE TABLE wf_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id INTEGER NOT NULL REFERENCES wf_instances(id),
+    at          INTEGER NOT NULL,
+    actor_id    INTEGER,
+    actor_name  TEXT NOT NULL,
+    actor_role  TEXT NOT NULL DEFAULT '',
+    action      TEXT NOT NULL,
+    action_name TEXT NOT NULL,
+    from_state  TEXT NOT NULL,
+    to_state    TEXT NOT NULL,
+    comment     TEXT NOT NULL DEFAULT '',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    changes     TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX wf_log_instance ON wf_log(instance_id, id);
+
+CREATE TABLE wf_calendar (
+    day        TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    source     TEXT NOT NULL DEFAULT 'pack',
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE wf_state (
+    id      INTEGER PRIMARY KEY,
+    cal_rev INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO wf_state (id, cal_rev) VALUES (1, 0);

@@ -1,0 +1,1798 @@
+//! Instances, tasks and the step log: what a caller may do now, and doing it.
+//!
+//! Every operation runs inside the business's transaction and first claims the instance by bumping
+//! its `version` where it still has the version the caller saw (optimistic locking): of two users
+//! acting on the same step at once, one wins and the other gets `wf.conflict`, with nothing changed.
+
+use crate::def::{listed, Definition, Level, Mode, OnTimeout, StateDef, StateKind, TransitionDef, TransitionKind};
+use crate::WfService;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tg_db::Tx;
+use tg_iam::{AuditCtx, AuditEvent, IamError, IamResult, Principal};
+use tg_kernel::{Page, PageQuery, RegionCode};
+use time::Date;
+use utoipa::{IntoParams, ToSchema};
+
+/// Operations every task step has, besides the definition's transitions.
+pub const GENERIC_ACTIONS: &[&str] =
+    &["return", "withdraw", "terminate", "urge", "cc", "transfer", "delegate", "add_signer", "resolve", "start", "timeout"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfInstance {
+    pub id: i64,
+    pub definition: String,
+    pub def_name: String,
+    pub def_version: i64,
+    pub business_type: String,
+    pub business_id: i64,
+    pub title: String,
+    pub summary: Vec<Fact>,
+    pub region_code: String,
+    pub region_name: String,
+    pub state: String,
+    pub state_name: String,
+    /// running, completed or terminated.
+    pub status: String,
+    pub pending_region: Option<String>,
+    pub pending_region_name: Option<String>,
+    /// Send back with every action (optimistic lock).
+    pub version: i64,
+    pub initiator_id: i64,
+    pub initiator_name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfTask {
+    pub id: i64,
+    pub instance_id: i64,
+    /// todo or cc.
+    pub kind: String,
+    pub step: String,
+    pub step_name: String,
+    pub title: String,
+    pub business_type: String,
+    pub business_id: i64,
+    pub region_code: String,
+    pub region_name: String,
+    pub assignee_id: i64,
+    pub assignee_name: String,
+    /// open, waiting (依次审批, not yet reached), done, cancelled or delegated.
+    pub status: String,
+    pub delegated_from_name: Option<String>,
+    pub due_at: Option<i64>,
+    pub due_date: Option<String>,
+    /// none, remind (临期), yellow (黄牌, overdue) or red (红牌).
+    pub card: String,
+    pub urged: i64,
+    pub created_at: i64,
+    pub handled_at: Option<i64>,
+    pub result: Option<String>,
+    pub instance_version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WfChange {
+    pub field: String,
+    pub label: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfLogEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub actor_role: String,
+    pub action: String,
+    pub action_name: String,
+    pub from_state: String,
+    pub from_name: String,
+    pub to_state: String,
+    pub to_name: String,
+    pub comment: String,
+    pub attachments: Vec<AttachmentRef>,
+    pub changes: Vec<WfChange>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReturnTarget {
+    pub state: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfAvailable {
+    pub action: String,
+    pub name: String,
+    /// transition, return, withdraw, terminate, urge, cc, transfer, delegate, add_signer, resolve,
+    /// transfer_region, confirm or reject_transfer.
+    pub kind: String,
+    pub comment_required: bool,
+    pub return_targets: Vec<ReturnTarget>,
+    pub needs_user: bool,
+    pub needs_region: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfView {
+    pub instance: WfInstance,
+    pub actions: Vec<WfAvailable>,
+    /// edit, read or hidden per business field, for the caller at this step.
+    pub field_perms: BTreeMap<String, String>,
+    pub open_tasks: Vec<WfTask>,
+    pub my_task: Option<WfTask>,
+    pub log: Vec<WfLogEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WfActInput {
+    pub action: String,
+    pub version: i64,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub target_state: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    #[serde(default)]
+    pub user_ids: Vec<i64>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WfCandidate {
+    pub id: i64,
+    pub name: String,
+    pub region_name: String,
+    pub department_name: Option<String>,
+    pub roles: String,
+}
+
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// todo (待办), done (已办) or cc (抄送我的).
+    #[serde(rename = "box")]
+    pub box_: Option<String>,
+    pub business_type: Option<String>,
+    /// Title contains.
+    pub q: Option<String>,
+    /// remind, yellow or red.
+    pub card: Option<String>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskCounts {
+    pub todo: i64,
+    pub cc_unread: i64,
+    pub overdue: i64,
+}
+
+/// What the business knows about its record, for guards and field permissions.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Business fields that have a value.
+    pub filled: HashSet<String>,
+    /// Kinds of attachments/materials present.
+    pub attachments: HashSet<String>,
+    /// (field, Chinese label) of every business field, in display order.
+    pub labels: Vec<(String, String)>,
+}
+
+impl Facts {
+    fn label<'a>(&'a self, f: &'a str) -> &'a str {
+        self.labels.iter().find(|(k, _)| k == f).map(|(_, l)| l.as_str()).unwrap_or(f)
+    }
+}
+
+/// What an operation did, for the business and for scheduling deadlines after the commit.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub instance_id: i64,
+    pub from_state: String,
+    pub to_state: String,
+    /// The instance's region after the operation (changes when a transfer is confirmed).
+    pub region_code: String,
+    /// A transfer was started / confirmed / refused (target region).
+    pub transfer: Option<(TransitionKind, String)>,
+    pub status: String,
+    pub action: String,
+    pub comment: String,
+    /// (task id, jobs to schedule: kind and epoch ms).
+    pub(crate) deadlines: Vec<(i64, Vec<(crate::jobs::Kind, i64)>)>,
+}
+
+/// An instance row.
+#[derive(Debug, Clone)]
+pub(crate) struct Inst {
+    pub id: i64,
+    pub definition: String,
+    pub def_version: i64,
+    pub business_type: String,
+    pub business_id: i64,
+    pub title: String,
+    pub summary: String,
+    pub region_code: String,
+    pub state: String,
+    pub status: String,
+    pub pending_region: Option<String>,
+    pub origin_state: Option<String>,
+    pub version: i64,
+    pub initiator_id: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const INST_COLS: &str = "id, definition, def_version, business_type, business_id, title, summary, region_code, state, status, \
+    pending_region, origin_state, version, initiator_id, created_at, updated_at";
+
+fn inst_from(r: &tg_db::Row) -> Result<Inst, sqlx::Error> {
+    Ok(Inst {
+        id: r.try_get(0)?,
+        definition: r.try_get(1)?,
+        def_version: r.try_get(2)?,
+        business_type: r.try_get(3)?,
+        business_id: r.try_get(4)?,
+        title: r.try_get(5)?,
+        summary: r.try_get(6)?,
+        region_code: r.try_get(7)?,
+        state: r.try_get(8)?,
+        status: r.try_get(9)?,
+        pending_region: r.try_get(10)?,
+        origin_state: r.try_get(11)?,
+        version: r.try_get(12)?,
+        initiator_id: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+        updated_at: r.try_get(15)?,
+    })
+}
+
+/// A task row at the current step.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskRow {
+    pub id: i64,
+    pub kind: String,
+    pub assignee_id: i64,
+    pub status: String,
+    pub seq: i64,
+    pub added: bool,
+    pub delegated_from: Option<i64>,
+    pub due_at: Option<i64>,
+    pub due_date: Option<String>,
+}
+
+const TASK_COLS: &str = "id, kind, assignee_id, status, seq, added, delegated_from, due_at, due_date";
+
+fn task_from(r: &tg_db::Row) -> Result<TaskRow, sqlx::Error> {
+    Ok(TaskRow {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        assignee_id: r.try_get(2)?,
+        status: r.try_get(3)?,
+        seq: r.try_get(4)?,
+        added: r.try_get::<i64, _>(5)? != 0,
+        delegated_from: r.try_get(6)?,
+        due_at: r.try_get(7)?,
+        due_date: r.try_get(8)?,
+    })
+}
+
+/// One log row, as far as availability needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Everything about an instance an operation needs.
+pub(crate) struct Loaded {
+    pub inst: Inst,
+    pub def: Arc<Definition>,
+    /// Non-cc tasks of the current step that are open, waiting or delegated, plus done ones (for withdraw).
+    pub tasks: Vec<TaskRow>,
+    pub steps: Vec<Step>,
+}
+
+impl Loaded {
+    fn state(&self) -> IamResult<&StateDef> {
+        self.def
+            .state(&self.inst.state)
+            .ok_or_else(|| IamError::Internal(format!("instance {} in unknown state {}", self.inst.id, self.inst.state)))
+    }
+    fn my_task(&self, user: i64) -> Option<&TaskRow> {
+        self.tasks.iter().find(|t| t.kind == "todo" && t.status == "open" && t.assignee_id == user)
+    }
+    fn live(&self) -> impl Iterator<Item = &TaskRow> {
+        self.tasks.iter().filter(|t| t.kind == "todo" && matches!(t.status.as_str(), "open" | "waiting" | "delegated"))
+    }
+    /// The log entry that brought the instance into its current state.
+    fn entered_by(&self) -> Option<&Step> {
+        self.steps.iter().rev().find(|s| s.to == self.inst.state && s.from != s.to)
+    }
+    /// Earlier states the instance passed through, most recent first (退回 targets).
+    fn return_targets(&self) -> Vec<ReturnTarget> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut path: Vec<&str> = vec![self.def.initial.as_str()];
+        path.extend(self.steps.iter().filter(|s| s.from != s.to).map(|s| s.to.as_str()));
+        // Only states before the last entry into the current state count as "earlier".
+        if let Some(pos) = path.iter().rposition(|s| *s == self.inst.state) {
+            path.truncate(pos);
+        }
+        for s in path.iter().rev() {
+            let Some(st) = self.def.state(s) else { continue };
+            if st.kind == StateKind::Transfer || st.kind == StateKind::End || *s == self.inst.state {
+                continue;
+            }
+            if seen.insert(*s) {
+                out.push(ReturnTarget { state: s.to_string(), name: st.name.clone() });
+            }
+        }
+        out
+    }
+}
+
+fn has_role(actor: &Principal, roles: &[String]) -> bool {
+    roles.is_empty() || actor.roles.iter().any(|r| roles.contains(&r.code))
+}
+
+fn region_in_scope(actor: &Principal, code: &str) -> bool {
+    RegionCode::parse(code).map(|r| actor.scope.region.contains(&r)).unwrap_or(false)
+}
+
+fn conflict() -> IamError {
+    IamError::conflict("wf.conflict", "该事项已被他人处理或已变化，请刷新后重试")
+}
+
+fn not_allowed(msg: impl Into<String>) -> IamError {
+    IamError::conflict("wf.not_allowed", msg)
+}
+
+/// Epoch ms of 00:00 China Standard Time on `d`.
+pub fn day_start_ms(d: Date) -> i64 {
+    (i64::from(d.to_julian_day()) - 2_440_588) * 86_400_000 - 8 * 3_600_000
+}
+
+/// Today's date in China Standard Time.
+pub fn beijing_today(ms: i64) -> Date {
+    let jd = (ms + 8 * 3_600_000).div_euclid(86_400_000) + 2_440_588;
+    Date::from_julian_day(jd as i32).unwrap_or(Date::MIN)
+}
+
+fn generic(action: &str, name: &str, kind: &str) -> WfAvailable {
+    WfAvailable {
+        action: action.into(),
+        name: name.into(),
+        kind: kind.into(),
+        comment_required: false,
+        return_targets: Vec::new(),
+        needs_user: false,
+        needs_region: false,
+    }
+}
+
+impl WfService {
+    pub(crate) async fn load(&self, conn: &mut sqlx::AnyConnection, id: i64) -> IamResult<Loaded> {
+        let row = sqlx::query(&format!("SELECT {INST_COLS} FROM wf_instances WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
+        let inst = inst_from(&row)?;
+        let def = self.definition(&inst.definition, inst.def_version).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLS} FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status <> 'cancelled' ORDER BY seq, id"
+        ))
+        .bind(id)
+        .bind(&inst.state)
+        .fetch_all(&mut *conn)
+        .await?;
+        let tasks = rows.iter().map(task_from).collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query("SELECT actor_id, action, from_state, to_state FROM wf_log WHERE instance_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut steps = Vec::with_capacity(rows.len());
+        for r in rows {
+            steps.push(Step { actor_id: r.try_get(0)?, action: r.try_get(1)?, from: r.try_get(2)?, to: r.try_get(3)? });
+        }
+        Ok(Loaded { inst, def, tasks, steps })
+    }
+
+    /// The instance bound to a business record, if any.
+    pub async fn instance_of(&self, business_type: &str, business_id: i64) -> IamResult<Option<i64>> {
+        let r = sqlx::query("SELECT id FROM wf_instances WHERE business_type = $1 AND business_id = $2")
+            .bind(business_type)
+            .bind(business_id)
+            .fetch_optional(self.db().pool())
+            .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// What the caller may do on the instance now. The same list guards [`Self::act_in`].
+    pub(crate) fn available(&self, actor: &Principal, l: &Loaded) -> Vec<WfAvailable> {
+        let mut out = Vec::new();
+        if l.inst.status != "running" {
+            return out;
+        }
+        let Ok(st) = l.state() else { return out };
+        let initiator = actor.user_id == l.inst.initiator_id;
+        let in_scope = region_in_scope(actor, &l.inst.region_code);
+        let transition = |t: &TransitionDef| {
+            let mut a = generic(&t.action, &t.name, "transition");
+            a.kind = match t.kind {
+                TransitionKind::Transition => "transition",
+                TransitionKind::TransferRegion => "transfer_region",
+                TransitionKind::Confirm => "confirm",
+                TransitionKind::RejectTransfer => "reject_transfer",
+            }
+            .into();
+            a.comment_required = t.comment_required;
+            a.needs_region = t.kind == TransitionKind::TransferRegion;
+            a
+        };
+        match st.kind {
+            StateKind::Start => {
+                for t in l.def.transitions_from(&l.inst.state) {
+                    let may = (initiator && has_role(actor, &t.roles)) || (in_scope && !t.roles.is_empty() && has_role(actor, &t.roles));
+                    if may {
+                        out.push(transition(t));
+                    }
+                }
+            }
+            StateKind::Task | StateKind::Transfer => {
+                if let Some(my) = l.my_task(actor.user_id) {
+                    if my.delegated_from.is_some() {
+                        let mut a = generic("resolve", "办理完毕交回", "resolve");
+                        a.comment_required = true;
+                        out.push(a);
+                    } else {
+                        for t in l.def.transitions_from(&l.inst.state) {
+                            if has_role(actor, &t.roles) || my.added {
+                                out.push(transition(t));
+                            }
+                        }
+                        if st.kind == StateKind::Task {
+                            let targets = l.return_targets();
+                            if !targets.is_empty() {
+                                let mut a = generic("return", "退回", "return");
+                                a.comment_required = true;
+                                a.return_targets = targets;
+                                out.push(a);
+                            }
+                            for (action, name) in [("transfer", "转办"), ("delegate", "委派"), ("add_signer", "加签")] {
+                                let mut a = generic(action, name, action);
+                                a.needs_user = true;
+                                out.push(a);
+                            }
+                        }
+                        let mut a = generic("cc", "抄送", "cc");
+                        a.needs_user = true;
+                        out.push(a);
+                    }
+                } else if l.live().any(|t| t.status == "open") && (initiator || in_scope) {
+                    out.push(generic("urge", "催办", "urge"));
+                }
+            }
+            StateKind::End => {}
+        }
+        // 撤回: the one who moved the instance here, before anyone at this step has handled it.
+        if let Some(e) = l.entered_by() {
+            let forward = !GENERIC_ACTIONS.contains(&e.action.as_str())
+                && l.def.transitions.iter().any(|t| t.action == e.action && t.kind == TransitionKind::Transition);
+            let untouched = !l.tasks.iter().any(|t| t.kind == "todo" && t.status == "done");
+            if forward && untouched && e.actor_id == Some(actor.user_id) && st.kind == StateKind::Task {
+                let mut a = generic("withdraw", "撤回", "withdraw");
+                a.comment_required = false;
+                out.push(a);
+            }
+        }
+        if st.kind != StateKind::End
+            && (initiator || (in_scope && has_role(actor, &l.def.terminate_roles) && !l.def.terminate_roles.is_empty()))
+        {
+            let mut a = generic("terminate", "终止", "terminate");
+            a.comment_required = true;
+            out.push(a);
+        }
+        out
+    }
+
+    /// Field permissions of the caller at the current step.
+    pub(crate) fn field_perms(&self, actor: &Principal, l: &Loaded, facts: &Facts) -> BTreeMap<String, String> {
+        let st = l.state().ok();
+        let can_act = l.inst.status == "running"
+            && match st.map(|s| s.kind) {
+                Some(StateKind::Start) => self.available(actor, l).iter().any(|a| a.kind == "transition"),
+                Some(StateKind::Task) => l.my_task(actor.user_id).is_some_and(|t| t.delegated_from.is_none()),
+                _ => false,
+            };
+        let mut out = BTreeMap::new();
+        for (f, _) in &facts.labels {
+            let v = match st {
+                Some(s) if listed(&s.fields.hidden, f) => "hidden",
+                Some(s) if can_act && listed(&s.fields.editable, f) && !listed(&s.fields.readonly, f) => "edit",
+                _ => "read",
+            };
+            out.insert(f.clone(), v.to_owned());
+        }
+        out
+    }
+
+    /// Whether the caller may edit `field` now.
+    pub async fn may_edit(&self, actor: &Principal, instance_id: i64, facts: &Facts, field: &str) -> IamResult<bool> {
+        let mut conn = self.db().pool().acquire().await?;
+        let l = self.load(&mut conn, instance_id).await?;
+        Ok(self.field_perms(actor, &l, facts).get(field).map(String::as_str) == Some("edit"))
+    }
+
+    /// Field permissions of the caller on an instance.
+    pub async fn perms_of(&self, actor: &Principal, instance_id: i64, facts: &Facts) -> IamResult<BTreeMap<String, String>> {
+        let mut conn = self.db().pool().acquire().await?;
+        let l = self.load(&mut conn, instance_id).await?;
+        Ok(self.field_perms(actor, &l, facts))
+    }
+
+    /// Whether the caller may see the instance: its region (or the region it is being transferred
+    /// to) is in their scope, or they hold or held a task on it.
+    pub(crate) async fn visible(&self, actor: &Principal, inst: &Inst) -> IamResult<bool> {
+        if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
+            return Ok(true);
+        }
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND assignee_id = $2")
+            .bind(inst.id)
+            .bind(actor.user_id)
+            .fetch_one(self.db().pool())
+            .await?
+            .try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// Starts an instance for a business record at the definition's initial state.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        definition: &str,
+        business_id: i64,
+        title: &str,
+        summary: &[Fact],
+        region: &str,
+    ) -> IamResult<Outcome> {
+        let def = self.latest(definition).await?;
+        self.start_at(tx, ctx, actor, &def, business_id, title, summary, region, &def.initial.clone(), "创建").await
+    }
+
+    /// Starts an instance at a given state (imported history enters where it stands).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_at(
+        &self,
+        tx: &mut Tx,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        def: &Arc<Definition>,
+        business_id: i64,
+        title: &str,
+        summary: &[Fact],
+        region: &str,
+        state: &str,
+        note: &str,
+    ) -> IamResult<Outcome> {
+        let st = def.state(state).ok_or_else(|| IamError::Internal(format!("unknown state {state}")))?;
+        let now = self.now();
+        let status = if st.kind == StateKind::End { "completed" } else { "running" };
+        let summary = serde_json::to_string(summary).unwrap_or_else(|_| "[]".into());
+        let row = sqlx::query(
+            "INSERT INTO wf_instances (definition, def_version, business_type, business_id, title, summary, region_code, state, status, \
+             version, initiator_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $11) RETURNING id",
+        )
+        .bind(&def.code)
+        .bind(def.version)
+        .bind(&def.business_type)
+        .bind(business_id)
+        .bind(title)
+        .bind(summary)
+        .bind(region)
+        .bind(state)
+        .bind(status)
+        .bind(actor.user_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| {
+            if tg_db::is_unique_violation(&e) {
+                IamError::conflict("wf.exists", "该业务已有流程实例")
+            } else {
+                e.into()
+            }
+        })?;
+        let id: i64 = row.try_get(0)?;
+        let inst = Inst {
+            id,
+            definition: def.code.clone(),
+            def_version: def.version,
+            business_type: def.business_type.clone(),
+            business_id,
+            title: title.to_owned(),
+            summary: String::new(),
+            region_code: region.to_owned(),
+            state: state.to_owned(),
+            status: status.to_owned(),
+            pending_region: None,
+            origin_state: None,
+            version: 1,
+            initiator_id: actor.user_id,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut out = Outcome {
+            instance_id: id,
+            from_state: state.to_owned(),
+            to_state: state.to_owned(),
+            region_code: region.to_owned(),
+            status: status.to_owned(),
+            action: "start".into(),
+            ..Default::default()
+        };
+        self.write_log(tx, id, Some(actor), "start", note, state, state, "", &[], &[]).await?;
+        if status == "running" {
+            self.assign(tx, &inst, def, st, actor, &mut out, None).await?;
+        }
+        self.iam.audit(tx, ctx, AuditEvent::success("wf.start", format!("wf_instance:{id}"))).await?;
+        Ok(out)
+    }
+
+    /// Updates the title and summary facts shown in inboxes (after a business edit).
+    pub async fn describe_in(&self, tx: &mut Tx, instance_id: i64, title: &str, summary: &[Fact]) -> IamResult<()> {
+        sqlx::query("UPDATE wf_instances SET title = $1, summary = $2 WHERE id = $3")
+            .bind(title)
+            .bind(serde_json::to_string(summary).unwrap_or_else(|_| "[]".into()))
+            .bind(instance_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a business edit (field changes) in the instance's log without moving it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn note_in(
+        &self,
+        tx: &mut Tx,
+        instance_id: i64,
+        actor: &Principal,
+        action: &str,
+        name: &str,
+        comment: &str,
+        changes: &[WfChange],
+    ) -> IamResult<()> {
+        let state: String =
+            sqlx::query("SELECT state FROM wf_instances WHERE id = $1").bind(instance_id).fetch_one(&mut **tx).await?.try_get(0)?;
+        self.write_log(tx, instance_id, Some(actor), action, name, &state, &state, comment, &[], changes).await
+    }
+
+    /// 知会: copies the instance to users (a 抄送 task and a message each) and logs it.
+    pub async fn notify_in(&self, tx: &mut Tx, actor: &Principal, instance_id: i64, users: &[i64], what: &str) -> IamResult<()> {
+        let users = self.check_users(tx, users, actor.user_id).await?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let r = sqlx::query("SELECT state, title FROM wf_instances WHERE id = $1").bind(instance_id).fetch_one(&mut **tx).await?;
+        let (state, title): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        for (u, _) in &users {
+            self.insert_task(tx, instance_id, "cc", &state, *u, "open", 0, false, None, None, None).await?;
+        }
+        let ids: Vec<i64> = users.iter().map(|(u, _)| *u).collect();
+        self.iam.post_messages(tx, &ids, "wf.cc", "info", &format!("知会：{title}"), &format!("{} {what}", actor.display_name)).await?;
+        let names = users.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、");
+        self.write_log(tx, instance_id, Some(actor), "cc", "知会", &state, &state, &format!("{what}，知会：{names}"), &[], &[]).await
+    }
+
+    /// Ends an instance because its business record went away (cancels every task).
+    pub async fn cancel_in(&self, tx: &mut Tx, actor: &Principal, instance_id: i64, reason: &str) -> IamResult<()> {
+        let now = self.now();
+        sqlx::query("UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND status IN ('open', 'waiting', 'delegated')")
+            .bind(now)
+            .bind(instance_id)
+            .execute(&mut **tx)
+            .await?;
+        let state: String = sqlx::query(
+            "UPDATE wf_instances SET status = 'terminated', version = version + 1, updated_at = $1 WHERE id = $2 RETURNING state",
+        )
+        .bind(now)
+        .bind(instance_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        self.write_log(tx, instance_id, Some(actor), "terminate", "删除并终止", &state, &state, reason, &[], &[]).await
+    }
+
+    /// Does one operation on an instance. `input.version` must be the version the caller saw.
+    pub async fn act_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        id: i64,
+        input: &WfActInput,
+        facts: &Facts,
+    ) -> IamResult<Outcome> {
+        // Claim first: of concurrent actors only one passes this update.
+        let now = self.now();
+        let claimed = sqlx::query("UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
+            .bind(now)
+            .bind(id)
+            .bind(input.version)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if claimed == 0 {
+            let exists = sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
+            return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
+        }
+        let mut l = self.load(tx, id).await?;
+        l.inst.version = input.version + 1;
+        if !self.visible(actor, &l.inst).await? {
+            return Err(IamError::OutOfScope);
+        }
+        let available = self.available(actor, &l);
+        let Some(a) = available.iter().find(|a| a.action == input.action) else {
+            let st_name = l.def.state_name(&l.inst.state).to_owned();
+            return Err(not_allowed(if l.inst.status != "running" {
+                "流程已结束，不能再办理".to_owned()
+            } else {
+                format!("当前环节「{st_name}」不能由您执行「{}」", input.action)
+            }));
+        };
+        let comment = input.comment.as_deref().unwrap_or("").trim().to_owned();
+        if comment.chars().count() > 2000 {
+            return Err(IamError::field("comment", "意见不能超过2000字"));
+        }
+        if a.comment_required && comment.is_empty() {
+            return Err(IamError::field("comment", format!("「{}」须填写意见或理由", a.name)));
+        }
+        let kind = a.kind.clone();
+        let name = a.name.clone();
+        let mut out = Outcome {
+            instance_id: id,
+            from_state: l.inst.state.clone(),
+            to_state: l.inst.state.clone(),
+            region_code: l.inst.region_code.clone(),
+            status: l.inst.status.clone(),
+            action: input.action.clone(),
+            comment: comment.clone(),
+            ..Default::default()
+        };
+        let atts = self.attachment_refs(tx, &input.attachments).await?;
+        match kind.as_str() {
+            "transition" | "transfer_region" | "confirm" | "reject_transfer" => {
+                let t = l
+                    .def
+                    .transitions_from(&l.inst.state)
+                    .find(|t| t.action == input.action)
+                    .cloned()
+                    .ok_or_else(|| not_allowed("该操作不存在"))?;
+                self.guard(&t, facts)?;
+                self.transition(tx, actor, &mut l, &t, input, &comment, &atts, &mut out).await?;
+            }
+            "return" => {
+                let target = input.target_state.clone().or_else(|| a.return_targets.first().map(|t| t.state.clone()));
+                let Some(target) = target.filter(|t| a.return_targets.iter().any(|r| &r.state == t)) else {
+                    return Err(IamError::field("target_state", "请选择可退回的环节"));
+                };
+                self.cancel_step(tx, &l).await?;
+                self.move_to(tx, actor, &mut l, &target, "return", "退回", &comment, &atts, &mut out, None).await?;
+            }
+            "withdraw" => {
+                let e = l.entered_by().cloned().ok_or_else(|| not_allowed("没有可撤回的提交"))?;
+                self.cancel_step(tx, &l).await?;
+                let back = l.def.state(&e.from).cloned().ok_or_else(|| not_allowed("没有可撤回的提交"))?;
+                // The withdrawn step goes back to the one who submitted it.
+                let holder = if back.kind == StateKind::Start { None } else { Some(actor.user_id) };
+                self.move_to(tx, actor, &mut l, &e.from, "withdraw", "撤回", &comment, &atts, &mut out, holder).await?;
+            }
+            "terminate" => {
+                self.cancel_step(tx, &l).await?;
+                sqlx::query("UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND status IN ('open', 'waiting', 'delegated')")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("UPDATE wf_instances SET status = 'terminated' WHERE id = $1").bind(id).execute(&mut **tx).await?;
+                out.status = "terminated".into();
+                let st = l.inst.state.clone();
+                self.write_log(tx, id, Some(actor), "terminate", &name, &st, &st, &comment, &atts, &[]).await?;
+            }
+            "urge" => {
+                let recent: i64 = sqlx::query(
+                    "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status = 'open' AND urged_at IS NOT NULL AND urged_at > $3",
+                )
+                .bind(id)
+                .bind(&l.inst.state)
+                .bind(now - 10 * 60_000)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?;
+                if recent > 0 {
+                    return Err(IamError::conflict("wf.urge_too_often", "10分钟内已催办过，请稍后再催"));
+                }
+                let holders: Vec<i64> = l.live().filter(|t| t.status == "open").map(|t| t.assignee_id).collect();
+                sqlx::query("UPDATE wf_tasks SET urged = urged + 1, urged_at = $1 WHERE instance_id = $2 AND step = $3 AND status = 'open' AND kind = 'todo'")
+                    .bind(now)
+                    .bind(id)
+                    .bind(&l.inst.state)
+                    .execute(&mut **tx)
+                    .await?;
+                let body = if comment.is_empty() {
+                    format!("{} 催办：请尽快办理", actor.display_name)
+                } else {
+                    format!("{} 催办：{comment}", actor.display_name)
+                };
+                self.iam.post_messages(tx, &holders, "wf.urge", "warning", &format!("催办：{}", l.inst.title), &body).await?;
+                let st = l.inst.state.clone();
+                self.write_log(tx, id, Some(actor), "urge", &name, &st, &st, &comment, &atts, &[]).await?;
+            }
+            "cc" => {
+                let users = self.check_users(tx, &input.user_ids, actor.user_id).await?;
+                if users.is_empty() {
+                    return Err(IamError::field("user_ids", "请选择抄送人"));
+                }
+                let st = l.inst.state.clone();
+                for (u, _) in &users {
+                    self.insert_task(tx, id, "cc", &st, *u, "open", 0, false, None, None, None).await?;
+                }
+                let names = users.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、");
+                let ids: Vec<i64> = users.iter().map(|(u, _)| *u).collect();
+                self.iam
+                    .post_messages(
+                        tx,
+                        &ids,
+                        "wf.cc",
+                        "info",
+                        &format!("抄送：{}", l.inst.title),
+                        &format!("{} 抄送给您：{}", actor.display_name, comment),
+                    )
+                    .await?;
+                let c = if comment.is_empty() { format!("抄送：{names}") } else { format!("抄送：{names}；{comment}") };
+                self.write_log(tx, id, Some(actor), "cc", &name, &st, &st, &c, &atts, &[]).await?;
+            }
+            "transfer" | "delegate" | "add_signer" => {
+                let uid = input.user_id.ok_or_else(|| IamError::field("user_id", "请选择人员"))?;
+                let users = self.check_users(tx, &[uid], actor.user_id).await?;
+                let (uid, uname) = users.into_iter().next().ok_or_else(|| IamError::field("user_id", "请选择人员"))?;
+                if l.live().any(|t| t.assignee_id == uid && t.status != "delegated") {
+                    return Err(IamError::field("user_id", format!("{uname} 已是本环节的办理人")));
+                }
+                let my = l.my_task(actor.user_id).cloned().ok_or_else(|| not_allowed("您没有本环节的待办"))?;
+                let st = l.inst.state.clone();
+                let new_id = match kind.as_str() {
+                    "transfer" => {
+                        sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '转办' WHERE id = $2")
+                            .bind(now)
+                            .bind(my.id)
+                            .execute(&mut **tx)
+                            .await?;
+                        self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, None, my.due_at, my.due_date.clone()).await?
+                    }
+                    "delegate" => {
+                        sqlx::query("UPDATE wf_tasks SET status = 'delegated' WHERE id = $1").bind(my.id).execute(&mut **tx).await?;
+                        self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, Some(my.id), my.due_at, my.due_date.clone())
+                            .await?
+                    }
+                    _ => {
+                        let seq = l.tasks.iter().map(|t| t.seq).max().unwrap_or(0) + 1;
+                        self.insert_task(tx, id, "todo", &st, uid, "open", seq, true, None, my.due_at, my.due_date.clone()).await?
+                    }
+                };
+                if let Some(d) = self.deadline_jobs(&l, &st, my.due_date.as_deref()).await? {
+                    out.deadlines.push((new_id, d));
+                }
+                self.iam
+                    .post_messages(
+                        tx,
+                        &[uid],
+                        "wf.task",
+                        "info",
+                        &format!("待办：{}", l.inst.title),
+                        &format!("{} {name}给您：{}", actor.display_name, l.def.state_name(&st)),
+                    )
+                    .await?;
+                let c = if comment.is_empty() { format!("{name}给 {uname}") } else { format!("{name}给 {uname}：{comment}") };
+                self.write_log(tx, id, Some(actor), &kind, &name, &st, &st, &c, &atts, &[]).await?;
+            }
+            "resolve" => {
+                let my = l.my_task(actor.user_id).cloned().ok_or_else(|| not_allowed("您没有本环节的待办"))?;
+                let owner = my.delegated_from.ok_or_else(|| not_allowed("这不是委派给您的事项"))?;
+                sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '交回' WHERE id = $2")
+                    .bind(now)
+                    .bind(my.id)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("UPDATE wf_tasks SET status = 'open' WHERE id = $1 AND status = 'delegated'")
+                    .bind(owner)
+                    .execute(&mut **tx)
+                    .await?;
+                let owner_user: i64 =
+                    sqlx::query("SELECT assignee_id FROM wf_tasks WHERE id = $1").bind(owner).fetch_one(&mut **tx).await?.try_get(0)?;
+                self.iam
+                    .post_messages(
+                        tx,
+                        &[owner_user],
+                        "wf.task",
+                        "info",
+                        &format!("委派已交回：{}", l.inst.title),
+                        &format!("{}：{comment}", actor.display_name),
+                    )
+                    .await?;
+                let st = l.inst.state.clone();
+                self.write_log(tx, id, Some(actor), "resolve", &name, &st, &st, &comment, &atts, &[]).await?;
+            }
+            other => return Err(IamError::Internal(format!("unhandled action kind {other}"))),
+        }
+        let mut ev = AuditEvent::success("wf.act", format!("wf_instance:{id}"));
+        ev.detail = format!("{} {}→{}", input.action, out.from_state, out.to_state);
+        self.iam.audit(tx, ctx, ev).await?;
+        Ok(out)
+    }
+
+    fn guard(&self, t: &TransitionDef, facts: &Facts) -> IamResult<()> {
+        let mut v = tg_kernel::ValidationErrors::new();
+        for f in &t.require_fields {
+            if !facts.filled.contains(f) {
+                v.add(f, format!("「{}」须先填写「{}」", t.name, facts.label(f)));
+            }
+        }
+        for a in &t.require_attachments {
+            if !facts.attachments.contains(a) {
+                v.add(a, format!("「{}」须先提交所需材料", t.name));
+            }
+        }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(v.into())
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn transition(
+        &self,
+        tx: &mut Tx,
+        actor: &Principal,
+        l: &mut Loaded,
+        t: &TransitionDef,
+        input: &WfActInput,
+        comment: &str,
+        atts: &[AttachmentRef],
+        out: &mut Outcome,
+    ) -> IamResult<()> {
+        let now = self.now();
+        let st = l.state()?.clone();
+        let id = l.inst.id;
+        match t.kind {
+            TransitionKind::TransferRegion => {
+                let region = input.region.as_deref().map(str::trim).unwrap_or("");
+                let target = RegionCode::parse(region).map_err(|_| IamError::field("region", "请选择流转的目标县（市、区）"))?;
+                let city = RegionCode::parse(&self.city).map_err(|e| IamError::Internal(e.to_string()))?;
+                if target.level() != tg_kernel::RegionLevel::County || !city.contains(&target) {
+                    return Err(IamError::field("region", "只能流转到本市的其他县（市、区）"));
+                }
+                if target.as_str() == l.inst.region_code {
+                    return Err(IamError::field("region", "不能流转到本县（市、区）"));
+                }
+                sqlx::query("UPDATE wf_instances SET pending_region = $1, origin_state = $2 WHERE id = $3")
+                    .bind(target.as_str())
+                    .bind(&l.inst.state)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+                l.inst.pending_region = Some(target.as_str().to_owned());
+                l.inst.origin_state = Some(l.inst.state.clone());
+                out.transfer = Some((TransitionKind::TransferRegion, target.as_str().to_owned()));
+                self.finish_mine(tx, l, actor, &t.name).await?;
+                self.cancel_step(tx, l).await?;
+                self.move_to(tx, actor, l, &t.to, &t.action, &t.name, comment, atts, out, None).await?;
+                return Ok(());
+            }
+            TransitionKind::Confirm | TransitionKind::RejectTransfer => {
+                let origin = l.inst.origin_state.clone().ok_or_else(|| IamError::Internal("transfer without origin".into()))?;
+                let pending = l.inst.pending_region.clone().unwrap_or_default();
+                if t.kind == TransitionKind::Confirm {
+                    sqlx::query("UPDATE wf_instances SET region_code = $1 WHERE id = $2")
+                        .bind(&pending)
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                    l.inst.region_code = pending.clone();
+                    out.region_code = pending.clone();
+                }
+                sqlx::query("UPDATE wf_instances SET pending_region = NULL, origin_state = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+                l.inst.pending_region = None;
+                l.inst.origin_state = None;
+                out.transfer = Some((t.kind, pending));
+                self.finish_mine(tx, l, actor, &t.name).await?;
+                self.cancel_step(tx, l).await?;
+                self.move_to(tx, actor, l, &origin, &t.action, &t.name, comment, atts, out, None).await?;
+                return Ok(());
+            }
+            TransitionKind::Transition => {}
+        }
+        if st.kind == StateKind::Start {
+            self.cancel_step(tx, l).await?;
+            return self.move_to(tx, actor, l, &t.to, &t.action, &t.name, comment, atts, out, None).await;
+        }
+        let my = self.finish_mine(tx, l, actor, &t.name).await?;
+        match st.mode {
+            Mode::Any => {
+                sqlx::query(
+                    "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND step = $3 AND kind = 'todo' \
+                     AND status IN ('open', 'waiting') AND added = 0 AND id <> $4",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(&l.inst.state)
+                .bind(my)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Mode::Sequential => {
+                let next = sqlx::query(
+                    "SELECT id FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND kind = 'todo' AND status = 'waiting' ORDER BY seq, id LIMIT 1",
+                )
+                .bind(id)
+                .bind(&l.inst.state)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some(r) = next {
+                    let nid: i64 = r.try_get(0)?;
+                    sqlx::query("UPDATE wf_tasks SET status = 'open' WHERE id = $1").bind(nid).execute(&mut **tx).await?;
+                    let (uid,): (i64,) =
+                        (sqlx::query("SELECT assignee_id FROM wf_tasks WHERE id = $1").bind(nid).fetch_one(&mut **tx).await?.try_get(0)?,);
+                    self.iam
+                        .post_messages(
+                            tx,
+                            &[uid],
+                            "wf.task",
+                            "info",
+                            &format!("待办：{}", l.inst.title),
+                            &format!("轮到您办理：{}", st.name),
+                        )
+                        .await?;
+                }
+            }
+            Mode::All => {}
+        }
+        let remaining: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND kind = 'todo' AND status IN ('open', 'waiting', 'delegated')",
+        )
+        .bind(id)
+        .bind(&l.inst.state)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        if remaining > 0 {
+            let state = l.inst.state.clone();
+            let note = if st.mode == Mode::Sequential { "依次审批" } else { "会签" };
+            let c = if comment.is_empty() {
+                format!("{note}：{}（尚有 {remaining} 人未办理）", t.name)
+            } else {
+                format!("{note}：{}（尚有 {remaining} 人未办理）；{comment}", t.name)
+            };
+            self.write_log(tx, id, Some(actor), &t.action, &t.name, &state, &state, &c, atts, &[]).await?;
+            return Ok(());
+        }
+        self.move_to(tx, actor, l, &t.to, &t.action, &t.name, comment, atts, out, None).await?;
+        if !t.cc_roles.is_empty() {
+            let users = self.users_with(tx, &t.cc_roles, &l.inst.region_code).await?;
+            for u in &users {
+                self.insert_task(tx, id, "cc", &t.to, *u, "open", 0, false, None, None, None).await?;
+            }
+            self.iam
+                .post_messages(
+                    tx,
+                    &users,
+                    "wf.cc",
+                    "info",
+                    &format!("知会：{}", l.inst.title),
+                    &format!("{}：{}", actor.display_name, t.name),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the caller's open task at this step done; returns its id (0 when the step is a start step).
+    async fn finish_mine(&self, tx: &mut Tx, l: &Loaded, actor: &Principal, result: &str) -> IamResult<i64> {
+        let Some(my) = l.my_task(actor.user_id) else { return Ok(0) };
+        sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = $2 WHERE id = $3")
+            .bind(self.now())
+            .bind(result)
+            .bind(my.id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(my.id)
+    }
+
+    /// Cancels every live task of the current step.
+    async fn cancel_step(&self, tx: &mut Tx, l: &Loaded) -> IamResult<()> {
+        sqlx::query(
+            "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND step = $3 AND kind = 'todo' AND status IN ('open', 'waiting', 'delegated')",
+        )
+        .bind(self.now())
+        .bind(l.inst.id)
+        .bind(&l.inst.state)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves the instance to `to`, assigns the new step and logs the move.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_to(
+        &self,
+        tx: &mut Tx,
+        actor: &Principal,
+        l: &mut Loaded,
+        to: &str,
+        action: &str,
+        name: &str,
+        comment: &str,
+        atts: &[AttachmentRef],
+        out: &mut Outcome,
+        holder: Option<i64>,
+    ) -> IamResult<()> {
+        let def = l.def.clone();
+        let st = def.state(to).ok_or_else(|| IamError::Internal(format!("unknown state {to}")))?;
+        let from = l.inst.state.clone();
+        let status = if st.kind == StateKind::End { "completed" } else { "running" };
+        sqlx::query("UPDATE wf_instances SET state = $1, status = $2 WHERE id = $3")
+            .bind(to)
+            .bind(status)
+            .bind(l.inst.id)
+            .execute(&mut **tx)
+            .await?;
+        l.inst.state = to.to_owned();
+        l.inst.status = status.to_owned();
+        out.to_state = to.to_owned();
+        out.status = status.to_owned();
+        self.write_log(tx, l.inst.id, Some(actor), action, name, &from, to, comment, atts, &[]).await?;
+        if status == "running" {
+            let inst = l.inst.clone();
+            self.assign(tx, &inst, &def, st, actor, out, holder).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates the tasks of a step for its holders (or `holder` alone), with deadlines and messages.
+    #[allow(clippy::too_many_arguments)]
+    async fn assign(
+        &self,
+        tx: &mut Tx,
+        inst: &Inst,
+        def: &Definition,
+        st: &StateDef,
+        actor: &Principal,
+        out: &mut Outcome,
+        holder: Option<i64>,
+    ) -> IamResult<()> {
+        let users: Vec<i64> = if let Some(h) = holder {
+            vec![h]
+        } else if st.kind == StateKind::Start {
+            vec![inst.initiator_id]
+        } else {
+            let a = st.assignee.as_ref().ok_or_else(|| IamError::Internal(format!("state {} has no assignee", st.code)))?;
+            let region = match a.level {
+                Level::Own => inst.region_code.clone(),
+                Level::City => self.city.clone(),
+                Level::Target => inst.pending_region.clone().unwrap_or_else(|| inst.region_code.clone()),
+                Level::Initiator => String::new(),
+            };
+            if a.level == Level::Initiator {
+                vec![inst.initiator_id]
+            } else {
+                let users = self.users_with(tx, std::slice::from_ref(&a.role), &region).await?;
+                if users.is_empty() {
+                    let rname = self.region_name(tx, &region).await?;
+                    return Err(IamError::conflict(
+                        "wf.no_assignee",
+                        format!("「{}」环节在{rname}没有可办理的人员（需要角色 {}），请联系系统管理员", st.name, a.role),
+                    ));
+                }
+                users
+            }
+        };
+        let cal = self.calendar().await?;
+        let (due_date, due_at) = match &st.limit {
+            Some(lim) => {
+                let d = cal.due(beijing_today(self.now()), lim.days, lim.working);
+                (Some(crate::calendar::fmt_date(d)), Some(day_start_ms(d + time::Duration::days(1)) - 1))
+            }
+            None => (None, None),
+        };
+        let jobs = self.jobs_for(st, due_date.as_deref(), &cal);
+        for (i, u) in users.iter().enumerate() {
+            let status = if st.mode == Mode::Sequential && i > 0 && holder.is_none() { "waiting" } else { "open" };
+            let tid = self.insert_task(tx, inst.id, "todo", &st.code, *u, status, i as i64, false, None, due_at, due_date.clone()).await?;
+            if !jobs.is_empty() {
+                out.deadlines.push((tid, jobs.clone()));
+            }
+        }
+        let notify: Vec<i64> = if st.mode == Mode::Sequential && holder.is_none() {
+            users.iter().take(1).copied().collect()
+        } else {
+            users.iter().copied().filter(|u| *u != actor.user_id).collect()
+        };
+        if !notify.is_empty() {
+            let due = due_date.as_deref().map(|d| format!("，请于 {d} 前办理")).unwrap_or_default();
+            self.iam
+                .post_messages(
+                    tx,
+                    &notify,
+                    "wf.task",
+                    "info",
+                    &format!("待办：{}", inst.title),
+                    &format!("{}「{}」{due}", def.name, st.name),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Jobs for a step with a deadline: remind before, yellow card when overdue, red card later.
+    pub(crate) fn jobs_for(&self, st: &StateDef, due_date: Option<&str>, cal: &crate::calendar::Calendar) -> Vec<(crate::jobs::Kind, i64)> {
+        use crate::jobs::Kind;
+        let Some(due) = due_date.and_then(crate::calendar::parse_date) else { return Vec::new() };
+        let remind = cal.add_working(due, -st.remind_before_days.max(0));
+        let red = cal.add_working(due, st.red_after_days.max(1));
+        vec![
+            (Kind::Remind, day_start_ms(remind) + 9 * 3_600_000),
+            (Kind::Yellow, day_start_ms(due + time::Duration::days(1))),
+            (Kind::Red, day_start_ms(red + time::Duration::days(1))),
+        ]
+    }
+
+    async fn deadline_jobs(&self, l: &Loaded, step: &str, due: Option<&str>) -> IamResult<Option<Vec<(crate::jobs::Kind, i64)>>> {
+        let Some(st) = l.def.state(step) else { return Ok(None) };
+        if due.is_none() {
+            return Ok(None);
+        }
+        let cal = self.calendar().await?;
+        Ok(Some(self.jobs_for(st, due, &cal)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_task(
+        &self,
+        tx: &mut Tx,
+        instance: i64,
+        kind: &str,
+        step: &str,
+        user: i64,
+        status: &str,
+        seq: i64,
+        added: bool,
+        delegated_from: Option<i64>,
+        due_at: Option<i64>,
+        due_date: Option<String>,
+    ) -> IamResult<i64> {
+        let r = sqlx::query(
+            "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, delegated_from, due_at, due_date, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(instance)
+        .bind(kind)
+        .bind(step)
+        .bind(user)
+        .bind(status)
+        .bind(seq)
+        .bind(i64::from(added))
+        .bind(delegated_from)
+        .bind(due_at)
+        .bind(due_date)
+        .bind(self.now())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_log(
+        &self,
+        tx: &mut Tx,
+        instance: i64,
+        actor: Option<&Principal>,
+        action: &str,
+        name: &str,
+        from: &str,
+        to: &str,
+        comment: &str,
+        atts: &[AttachmentRef],
+        changes: &[WfChange],
+    ) -> IamResult<()> {
+        let role = actor.map(|a| a.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join("、")).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO wf_log (instance_id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(instance)
+        .bind(self.now())
+        .bind(actor.map(|a| a.user_id))
+        .bind(actor.map(|a| a.display_name.as_str()).unwrap_or("系统"))
+        .bind(role)
+        .bind(action)
+        .bind(name)
+        .bind(from)
+        .bind(to)
+        .bind(comment)
+        .bind(serde_json::to_string(atts).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn attachment_refs(&self, tx: &mut Tx, ids: &[i64]) -> IamResult<Vec<AttachmentRef>> {
+        let mut out = Vec::new();
+        for id in ids.iter().take(50) {
+            let r = sqlx::query("SELECT name FROM inv_files WHERE id = $1").bind(*id).fetch_optional(&mut **tx).await;
+            match r {
+                Ok(Some(r)) => out.push(AttachmentRef { id: *id, name: r.try_get(0)? }),
+                Ok(None) => return Err(IamError::field("attachments", format!("附件 {id} 不存在"))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Active users holding any of `roles` whose region is exactly `region`.
+    pub(crate) async fn users_with(&self, tx: &mut Tx, roles: &[String], region: &str) -> IamResult<Vec<i64>> {
+        let mut out = Vec::new();
+        for role in roles {
+            let rows = sqlx::query(
+                "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
+                 WHERE r.code = $1 AND u.region_code = $2 AND u.status = 'active' ORDER BY u.id",
+            )
+            .bind(role)
+            .bind(region)
+            .fetch_all(&mut **tx)
+            .await?;
+            for r in rows {
+                let id: i64 = r.try_get(0)?;
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks picked users exist and are active; returns (id, name).
+    async fn check_users(&self, tx: &mut Tx, ids: &[i64], me: i64) -> IamResult<Vec<(i64, String)>> {
+        let mut out = Vec::new();
+        if ids.len() > 50 {
+            return Err(IamError::field("user_ids", "一次最多选择50人"));
+        }
+        for id in ids {
+            if *id == me {
+                return Err(IamError::field("user_id", "不能选择自己"));
+            }
+            let r = sqlx::query("SELECT display_name FROM users WHERE id = $1 AND status = 'active'")
+                .bind(*id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            match r {
+                Some(r) => out.push((*id, r.try_get(0)?)),
+                None => return Err(IamError::field("user_id", "所选人员不存在或已停用")),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn region_name(&self, conn: &mut sqlx::AnyConnection, code: &str) -> IamResult<String> {
+        let r = sqlx::query("SELECT name FROM regions WHERE code = $1").bind(code).fetch_optional(&mut *conn).await?;
+        Ok(match r {
+            Some(r) => r.try_get(0)?,
+            None => code.to_owned(),
+        })
+    }
+
+    /// Schedules the deadline jobs of an operation (after its transaction committed).
+    pub async fn commit(&self, tx: Tx, out: &Outcome) -> IamResult<()> {
+        tx.commit().await?;
+        self.schedule(out).await;
+        Ok(())
+    }
+
+    /// The instance as the caller sees it.
+    pub async fn view(&self, actor: &Principal, id: i64, facts: &Facts) -> IamResult<WfView> {
+        let mut conn = self.db().pool().acquire().await?;
+        let l = self.load(&mut conn, id).await?;
+        if !self.visible(actor, &l.inst).await? {
+            return Err(IamError::OutOfScope);
+        }
+        let actions = self.available(actor, &l);
+        let field_perms = self.field_perms(actor, &l, facts);
+        let instance = self.instance_dto(&mut conn, &l).await?;
+        let rows = sqlx::query(&format!(
+            "{TASK_SELECT} WHERE t.instance_id = $1 AND t.step = $2 AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated') ORDER BY t.seq, t.id"
+        ))
+        .bind(id)
+        .bind(&l.inst.state)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut open_tasks = Vec::new();
+        for r in rows {
+            open_tasks.push(self.task_dto(&r, &l.def)?);
+        }
+        let my_task = open_tasks.iter().find(|t| t.assignee_id == actor.user_id && t.status == "open").cloned();
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
+             FROM wf_log WHERE instance_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut log = Vec::with_capacity(rows.len());
+        for r in rows {
+            let from: String = r.try_get(7)?;
+            let to: String = r.try_get(8)?;
+            let atts: String = r.try_get(10)?;
+            let changes: String = r.try_get(11)?;
+            log.push(WfLogEntry {
+                seq: r.try_get(0)?,
+                at: r.try_get(1)?,
+                actor_id: r.try_get(2)?,
+                actor_name: r.try_get(3)?,
+                actor_role: r.try_get(4)?,
+                action: r.try_get(5)?,
+                action_name: r.try_get(6)?,
+                from_name: l.def.state_name(&from).to_owned(),
+                to_name: l.def.state_name(&to).to_owned(),
+                from_state: from,
+                to_state: to,
+                comment: r.try_get(9)?,
+                attachments: serde_json::from_str(&atts).unwrap_or_default(),
+                changes: serde_json::from_str(&changes).unwrap_or_default(),
+            });
+        }
+        Ok(WfView { instance, actions, field_perms, open_tasks, my_task, log })
+    }
+
+    async fn instance_dto(&self, conn: &mut sqlx::AnyConnection, l: &Loaded) -> IamResult<WfInstance> {
+        let i = &l.inst;
+        let initiator: Option<String> = sqlx::query("SELECT display_name FROM users WHERE id = $1")
+            .bind(i.initiator_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let pending_region_name = match &i.pending_region {
+            Some(p) => Some(self.region_name(conn, p).await?),
+            None => None,
+        };
+        Ok(WfInstance {
+            id: i.id,
+            definition: i.definition.clone(),
+            def_name: l.def.name.clone(),
+            def_version: i.def_version,
+            business_type: i.business_type.clone(),
+            business_id: i.business_id,
+            title: i.title.clone(),
+            summary: serde_json::from_str(&i.summary).unwrap_or_default(),
+            region_code: i.region_code.clone(),
+            region_name: self.region_name(conn, &i.region_code).await?,
+            state: i.state.clone(),
+            state_name: l.def.state_name(&i.state).to_owned(),
+            status: i.status.clone(),
+            pending_region: i.pending_region.clone(),
+            pending_region_name,
+            version: i.version,
+            initiator_id: i.initiator_id,
+            initiator_name: initiator.unwrap_or_default(),
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        })
+    }
+
+    fn task_dto(&self, r: &tg_db::Row, def: &Definition) -> IamResult<WfTask> {
+        let step: String = r.try_get(2)?;
+        Ok(WfTask {
+            id: r.try_get(0)?,
+            instance_id: r.try_get(1)?,
+            step_name: def.state_name(&step).to_owned(),
+            step,
+            kind: r.try_get(3)?,
+            assignee_id: r.try_get(4)?,
+            status: r.try_get(5)?,
+            due_at: r.try_get(6)?,
+            due_date: r.try_get(7)?,
+            card: r.try_get(8)?,
+            urged: r.try_get(9)?,
+            created_at: r.try_get(10)?,
+            handled_at: r.try_get(11)?,
+            result: r.try_get(12)?,
+            title: r.try_get(13)?,
+            business_type: r.try_get(14)?,
+            business_id: r.try_get(15)?,
+            region_code: r.try_get(16)?,
+            instance_version: r.try_get(17)?,
+            region_name: r.try_get::<Option<String>, _>(18)?.unwrap_or_default(),
+            assignee_name: r.try_get::<Option<String>, _>(19)?.unwrap_or_default(),
+            delegated_from_name: r.try_get(20)?,
+        })
+    }
+
+    /// The caller's inbox: 待办 (open tasks), 已办 (handled) or 抄送我的.
+    pub async fn tasks(&self, actor: &Principal, q: &TaskQuery) -> IamResult<Page<WfTask>> {
+        let page = PageQuery { page: q.page, page_size: q.page_size };
+        let (limit, offset) = page.limit_offset();
+        let (cond, order) = match q.box_.as_deref().unwrap_or("todo") {
+            "todo" => ("t.kind = 'todo' AND t.status = 'open'", "t.id DESC"),
+            "done" => ("t.kind = 'todo' AND t.status = 'done'", "t.handled_at DESC, t.id DESC"),
+            "cc" => ("t.kind = 'cc'", "t.id DESC"),
+            _ => return Err(IamError::field("box", "box 只能是 todo、done 或 cc")),
+        };
+        let card = q.card.as_deref().filter(|s| !s.is_empty());
+        if let Some(c) = card {
+            if !matches!(c, "remind" | "yellow" | "red") {
+                return Err(IamError::field("card", "card 只能是 remind、yellow 或 red"));
+            }
+        }
+        let filters = |b: &mut tg_db::SqlBuf| {
+            b.push(" WHERE t.assignee_id = ").bind(actor.user_id).push(" AND ").push(cond);
+            if let Some(bt) = q.business_type.as_deref().filter(|s| !s.is_empty()) {
+                b.push(" AND i.business_type = ").bind(bt);
+            }
+            if let Some(s) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                b.push(" AND i.title LIKE ").bind(tg_db::SqlBuf::like_contains(s)).push(" ESCAPE '\\'");
+            }
+            if let Some(c) = card {
+                b.push(" AND t.card = ").bind(c);
+            }
+        };
+        let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id");
+        filters(&mut count);
+        let total: i64 = count.query().fetch_one(self.db().pool()).await?.try_get(0)?;
+        let mut sel = tg_db::SqlBuf::new(TASK_SELECT);
+        filters(&mut sel);
+        sel.push(" ORDER BY ").push(order).push(" LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
+        let rows = sel.query().fetch_all(self.db().pool()).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let code: String = r.try_get::<String, _>(21)?;
+            let ver: i64 = r.try_get(22)?;
+            let def = self.definition(&code, ver).await?;
+            items.push(self.task_dto(&r, &def)?);
+        }
+        Ok(Page::new(items, total, &page))
+    }
+
+    pub async fn counts(&self, actor: &Principal) -> IamResult<TaskCounts> {
+        let r = sqlx::query(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN kind = 'todo' AND status = 'open' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN kind = 'cc' AND read_at IS NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN kind = 'todo' AND status = 'open' AND card IN ('yellow', 'red') THEN 1 ELSE 0 END), 0) \
+             FROM wf_tasks WHERE assignee_id = $1 AND (status = 'open' OR (kind = 'cc' AND read_at IS NULL))",
+        )
+        .bind(actor.user_id)
+        .fetch_one(self.db().pool())
+        .await?;
+        Ok(TaskCounts { todo: r.try_get(0)?, cc_unread: r.try_get(1)?, overdue: r.try_get(2)? })
+    }
+
+    /// Marks a copy as read.
+    pub async fn mark_read(&self, actor: &Principal, task: i64) -> IamResult<()> {
+        let n = sqlx::query("UPDATE wf_tasks SET read_at = $1, status = 'done' WHERE id = $2 AND assignee_id = $3 AND kind = 'cc'")
+            .bind(self.now())
+            .bind(task)
+            .bind(actor.user_id)
+            .execute(self.db().pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(IamError::not_found("抄送", "wf.task_not_found"));
+        }
+        Ok(())
+    }
+
+    /// Users one may hand a step to, delegate to, add or copy: active users in the city, by name.
+    pub async fn candidates(&self, actor: &Principal, id: i64, q: Option<&str>, region: Option<&str>) -> IamResult<Vec<WfCandidate>> {
+        let mut conn = self.db().pool().acquire().await?;
+        let l = self.load(&mut conn, id).await?;
+        drop(conn);
+        if !self.visible(actor, &l.inst).await? {
+            return Err(IamError::OutOfScope);
+        }
+        let root = region.filter(|r| !r.is_empty()).unwrap_or(&self.city);
+        let root = RegionCode::parse(root).map_err(|_| IamError::field("region", "区划代码不正确"))?;
+        let (lo, hi) = root.subtree_bounds();
+        let pat = format!("%{}%", q.unwrap_or("").trim().replace(['%', '_'], ""));
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, r.name, d.name, \
+             (SELECT COALESCE(MIN(ro.name), '') FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id = u.id) \
+             FROM users u JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id \
+             WHERE u.status = 'active' AND u.region_code >= $1 AND u.region_code < $2 AND (u.display_name LIKE $3 OR u.username LIKE $3) \
+             AND u.id <> $4 ORDER BY u.region_code, u.id LIMIT 50",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(pat)
+        .bind(actor.user_id)
+        .fetch_all(self.db().pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(WfCandidate {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                region_name: r.try_get(2)?,
+                department_name: r.try_get(3)?,
+                roles: r.try_get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs one timeout job: raises the card, tells the holder (and the initiator when overdue) and
+    /// escalates where the step says so. A task handled meanwhile is left alone.
+    pub async fn fire(&self, task_id: i64, kind: crate::jobs::Kind) -> IamResult<bool> {
+        let mut tx = self.db().begin().await?;
+        let Some(r) = sqlx::query(
+            "SELECT t.instance_id, t.step, t.assignee_id, t.card, t.status, t.due_date, t.seq FROM wf_tasks t WHERE t.id = $1 AND t.kind = 'todo'",
+        )
+        .bind(task_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        let instance: i64 = r.try_get(0)?;
+        let step: String = r.try_get(1)?;
+        let assignee: i64 = r.try_get(2)?;
+        let card: String = r.try_get(3)?;
+        let status: String = r.try_get(4)?;
+        let due: Option<String> = r.try_get(5)?;
+        if !matches!(status.as_str(), "open" | "waiting" | "delegated") || crate::jobs::rank(&card) >= kind.rank() {
+            return Ok(false);
+        }
+        let l = self.load(&mut tx, instance).await?;
+        if l.inst.state != step || l.inst.status != "running" {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE wf_tasks SET card = $1 WHERE id = $2").bind(kind.as_str()).bind(task_id).execute(&mut *tx).await?;
+        let st = l.state()?.clone();
+        let due = due.unwrap_or_default();
+        let (title, level, body) = match kind {
+            crate::jobs::Kind::Remind => {
+                (format!("临期提醒：{}", l.inst.title), "info", format!("「{}」将于 {due} 到期，请及时办理", st.name))
+            }
+            crate::jobs::Kind::Yellow => {
+                (format!("黄牌：{}", l.inst.title), "warning", format!("「{}」已超过办理时限（{due}），亮黄牌", st.name))
+            }
+            crate::jobs::Kind::Red => {
+                (format!("红牌：{}", l.inst.title), "error", format!("「{}」严重超期（时限 {due}），亮红牌", st.name))
+            }
+        };
+        let mut to = vec![assignee];
+        if kind != crate::jobs::Kind::Remind && l.inst.initiator_id != assignee {
+            to.push(l.inst.initiator_id);
+        }
+        self.iam.post_messages(&mut tx, &to, &format!("wf.{}", kind.as_str()), level, &title, &body).await?;
+        if kind != crate::jobs::Kind::Remind {
+            let uname: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
+                .bind(assignee)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .unwrap_or_default();
+            let name = if kind == crate::jobs::Kind::Yellow { "超期黄牌" } else { "超期红牌" };
+            self.write_log(&mut tx, instance, None, "timeout", name, &step, &step, &format!("{uname}：{body}"), &[], &[]).await?;
+        }
+        let mut out = Outcome { instance_id: instance, ..Default::default() };
+        if kind == crate::jobs::Kind::Yellow && st.on_timeout == OnTimeout::Escalate {
+            // Escalate once per step: the escalation holders join the step as approvers.
+            let already: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2")
+                .bind(instance)
+                .bind(&step)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            if let (0, Some(a)) = (already, st.escalate_to.as_ref()) {
+                let region = match a.level {
+                    Level::City => self.city.clone(),
+                    _ => l.inst.region_code.clone(),
+                };
+                let users = self.users_with(&mut tx, std::slice::from_ref(&a.role), &region).await?;
+                for u in &users {
+                    if l.live().any(|t| t.assignee_id == *u) {
+                        continue;
+                    }
+                    let id = sqlx::query(
+                        "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card) \
+                         VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow') RETURNING id",
+                    )
+                    .bind(instance)
+                    .bind(&step)
+                    .bind(*u)
+                    .bind(self.now())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let _: i64 = id.try_get(0)?;
+                }
+                if !users.is_empty() {
+                    self.iam
+                        .post_messages(
+                            &mut tx,
+                            &users,
+                            "wf.escalate",
+                            "warning",
+                            &format!("超时升级：{}", l.inst.title),
+                            &format!("「{}」超时未办，已升级由您督办或代为办理", st.name),
+                        )
+                        .await?;
+                    self.write_log(
+                        &mut tx,
+                        instance,
+                        None,
+                        "timeout",
+                        "超时自动升级",
+                        &step,
+                        &step,
+                        &format!("升级至 {} 人", users.len()),
+                        &[],
+                        &[],
+                    )
+                    .await?;
+                }
+            }
+        }
+        sqlx::query("UPDATE wf_instances SET version = version + 1 WHERE id = $1").bind(instance).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.schedule(&out).await;
+        out.deadlines.clear();
+        Ok(true)
+    }
+}
+
+/// The inbox row: columns 0..=12 of the task, then instance facts, region and names, definition.
+const TASK_SELECT: &str = "SELECT t.id, t.instance_id, t.step, t.kind, t.assignee_id, t.status, t.due_at, t.due_date, t.card, t.urged, \
+    t.created_at, t.handled_at, t.result, i.title, i.business_type, i.business_id, i.region_code, i.version, \
+    (SELECT name FROM regions WHERE code = i.region_code), (SELECT display_name FROM users WHERE id = t.assignee_id), \
+    (SELECT u.display_name FROM wf_tasks d JOIN users u ON u.id = d.assignee_id WHERE d.id = t.delegated_from), \
+    i.definition, i.def_version \
+    FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id";

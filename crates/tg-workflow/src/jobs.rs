@@ -1,0 +1,214 @@
+//! Timeout jobs (临期提醒, 黄牌, 红牌, escalation) kept in the same database by the apalis job
+//! library (its SQL storage for SQLite or PostgreSQL), so a restart loses none: a job whose time
+//! passed while the server was down runs as soon as a worker polls again.
+//!
+//! Jobs are written after the business transaction commits. A crash in between leaves tasks with
+//! `jobs_scheduled = 0`; [`WfService::start_worker`] schedules those again at start-up.
+
+use crate::WfService;
+use apalis::prelude::*;
+use apalis_sql::postgres::PostgresStorage;
+use apalis_sql::sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Remind,
+    Yellow,
+    Red,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Remind => "remind",
+            Kind::Yellow => "yellow",
+            Kind::Red => "red",
+        }
+    }
+    pub fn rank(self) -> u8 {
+        rank(self.as_str())
+    }
+}
+
+pub fn rank(card: &str) -> u8 {
+    match card {
+        "remind" => 1,
+        "yellow" => 2,
+        "red" => 3,
+        _ => 0,
+    }
+}
+
+/// One timeout job: raise `kind` on task `task` (if it is still open then).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimeoutJob {
+    pub task: i64,
+    pub kind: Kind,
+}
+
+/// The job storage of this installation's database.
+#[derive(Clone)]
+pub enum Queue {
+    Sqlite(SqliteStorage<TimeoutJob>),
+    Postgres(PostgresStorage<TimeoutJob>),
+}
+
+const NAMESPACE: &str = "tongguan::wf::timeout";
+
+fn config() -> apalis_sql::Config {
+    // Deadlines are in days: polling each second is plenty and keeps the single SQLite writer free.
+    apalis_sql::Config::new(NAMESPACE).set_poll_interval(Duration::from_secs(1))
+}
+
+impl Queue {
+    /// Opens the job tables in the installation's database (creating them on first use).
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+            let opts = opts.busy_timeout(Duration::from_secs(10));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(opts).await?;
+            SqliteStorage::setup(&pool).await?;
+            Ok(Queue::Sqlite(SqliteStorage::new_with_config(pool, config())))
+        } else {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await?;
+            PostgresStorage::setup(&pool).await?;
+            Ok(Queue::Postgres(PostgresStorage::new_with_config(pool, config())))
+        }
+    }
+
+    async fn schedule(&self, job: TimeoutJob, at_ms: i64) -> Result<(), sqlx::Error> {
+        let on = at_ms.div_euclid(1000);
+        match self.clone() {
+            Queue::Sqlite(mut s) => s.schedule(job, on).await.map(|_| ()),
+            Queue::Postgres(mut s) => s.schedule(job, on).await.map(|_| ()),
+        }
+    }
+
+    /// Jobs not yet done (for tests and the operations page).
+    pub async fn pending(&self) -> Result<i64, sqlx::Error> {
+        match self {
+            Queue::Sqlite(s) => sqlx::query("SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Running', 'Failed')")
+                .bind(NAMESPACE)
+                .fetch_one(s.pool())
+                .await?
+                .try_get(0),
+            Queue::Postgres(s) => {
+                sqlx::query("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status IN ('Pending', 'Running', 'Failed')")
+                    .bind(NAMESPACE)
+                    .fetch_one(s.pool())
+                    .await?
+                    .try_get(0)
+            }
+        }
+    }
+}
+
+async fn run_job(job: TimeoutJob, svc: Data<WfService>) -> Result<(), BoxDynError> {
+    svc.fire(job.task, job.kind).await.map(|_| ()).map_err(|e| Box::new(std::io::Error::other(format!("{e}: {e:?}"))) as BoxDynError)
+}
+
+impl WfService {
+    /// Connects the job storage (call once at start-up, serving or not).
+    pub async fn attach_jobs(&self, url: &str) -> Result<(), sqlx::Error> {
+        if self.jobs.get().is_none() {
+            let q = Queue::open(url).await?;
+            let _ = self.jobs.set(q);
+        }
+        Ok(())
+    }
+
+    pub fn queue(&self) -> Option<&Queue> {
+        self.jobs.get()
+    }
+
+    /// Schedules the jobs of an operation whose transaction the caller committed itself.
+    pub async fn commit_scheduled(&self, out: &crate::engine::Outcome) {
+        self.schedule(out).await
+    }
+
+    /// Writes the jobs of an operation's new deadlines and marks their tasks scheduled.
+    pub(crate) async fn schedule(&self, out: &crate::engine::Outcome) {
+        let Some(q) = self.jobs.get() else { return };
+        for (task, jobs) in &out.deadlines {
+            let mut ok = true;
+            for (kind, at) in jobs {
+                if let Err(e) = q.schedule(TimeoutJob { task: *task, kind: *kind }, *at).await {
+                    tracing::error!(task, error = %e, "scheduling a timeout job failed; it is retried at start-up");
+                    ok = false;
+                }
+            }
+            if ok {
+                if let Err(e) =
+                    sqlx::query("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id = $1").bind(*task).execute(self.db().pool()).await
+                {
+                    tracing::warn!(task, error = %e, "marking a task scheduled failed");
+                }
+            }
+        }
+    }
+
+    /// Schedules jobs for open tasks with deadlines whose jobs were never written (a crash between
+    /// commit and scheduling). Returns how many tasks were caught up.
+    pub async fn catch_up(&self) -> tg_iam::IamResult<usize> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.instance_id, t.step, t.due_date FROM wf_tasks t WHERE t.jobs_scheduled = 0 AND t.due_date IS NOT NULL \
+             AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated') ORDER BY t.id LIMIT 10000",
+        )
+        .fetch_all(self.db().pool())
+        .await?;
+        let cal = self.calendar().await?;
+        let mut out = crate::engine::Outcome::default();
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            let instance: i64 = r.try_get(1)?;
+            let step: String = r.try_get(2)?;
+            let due: Option<String> = r.try_get(3)?;
+            let row = sqlx::query("SELECT definition, def_version FROM wf_instances WHERE id = $1")
+                .bind(instance)
+                .fetch_one(self.db().pool())
+                .await?;
+            let def = self.definition(&row.try_get::<String, _>(0)?, row.try_get(1)?).await?;
+            if let Some(st) = def.state(&step) {
+                out.deadlines.push((id, self.jobs_for(st, due.as_deref(), &cal)));
+            }
+        }
+        let n = out.deadlines.len();
+        self.schedule(&out).await;
+        Ok(n)
+    }
+
+    /// Starts the worker that runs due jobs (serving nodes only). Several nodes may run one each:
+    /// the storage hands each job to one worker.
+    pub async fn start_worker(&self) -> tg_iam::IamResult<()> {
+        let Some(q) = self.jobs.get().cloned() else { return Ok(()) };
+        let caught = self.catch_up().await?;
+        if caught > 0 {
+            tracing::info!(caught, "scheduled missing workflow timeout jobs");
+        }
+        let svc = self.clone();
+        let name = format!("wf-timeouts-{}", std::process::id());
+        match q {
+            Queue::Sqlite(s) => {
+                let worker = WorkerBuilder::new(name).data(svc).backend(s).build_fn(run_job);
+                tokio::spawn(async move {
+                    if let Err(e) = Monitor::new().register(worker).run().await {
+                        tracing::error!(error = %e, "workflow timeout worker stopped");
+                    }
+                });
+            }
+            Queue::Postgres(s) => {
+                let worker = WorkerBuilder::new(name).data(svc).backend(s).build_fn(run_job);
+                tokio::spawn(async move {
+                    if let Err(e) = Monitor::new().register(worker).run().await {
+                        tracing::error!(error = %e, "workflow timeout worker stopped");
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+}
