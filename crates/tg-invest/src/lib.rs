@@ -317,14 +317,11 @@ impl InvService {
         }
     }
 
-    fn project_from(&self, r: &tg_db::Row, full_phone: bool, stage_name: String) -> IamResult<Project> {
+    /// A project row as the API shows it: the contact phone is always masked (an edit that sends
+    /// the masked value back keeps the stored number).
+    fn project_from(&self, r: &tg_db::Row, _full_phone: bool, stage_name: String) -> IamResult<Project> {
         let industry: String = r.try_get(5)?;
-        let phone = if full_phone {
-            let sealed: String = r.try_get(11)?;
-            self.iam.keys().open(PHONE_DOMAIN, PHONE_AAD, &sealed).unwrap_or_else(|_| r.try_get::<String, _>(12).unwrap_or_default())
-        } else {
-            r.try_get(12)?
-        };
+        let phone: String = r.try_get(12)?;
         Ok(Project {
             id: r.try_get(0)?,
             code: r.try_get(1)?,
@@ -618,7 +615,12 @@ impl InvService {
         if version != old.version {
             return Err(IamError::conflict("inv.conflict", "项目已被他人修改，请刷新后重试"));
         }
-        let n = self.validate(actor, input, &self.today())?;
+        let mut input = input.clone();
+        if input.contact_phone.trim() == old.contact_phone {
+            input.contact_phone = self.stored_phone(id).await?;
+        }
+        let n = self.validate(actor, &input, &self.today())?;
+        let old = Project { contact_phone: self.stored_phone(id).await?, ..old };
         let facts = self.facts(&old).await?;
         let perms = match old.instance_id {
             Some(i) => Some(self.wf.perms_of(actor, i, &facts).await?),
@@ -703,6 +705,13 @@ impl InvService {
         self.iam.audit(&mut tx, ctx, ev).await?;
         tx.commit().await?;
         self.detail(actor, id).await
+    }
+
+    /// The stored contact phone in clear (for comparing edits; never sent to clients).
+    async fn stored_phone(&self, id: i64) -> IamResult<String> {
+        let sealed: String =
+            sqlx::query("SELECT contact_phone FROM inv_projects WHERE id = $1").bind(id).fetch_one(self.db().pool()).await?.try_get(0)?;
+        self.iam.keys().open(PHONE_DOMAIN, PHONE_AAD, &sealed)
     }
 
     pub(crate) async fn region_name(&self, conn: &mut sqlx::AnyConnection, code: &str) -> IamResult<String> {

@@ -1671,9 +1671,12 @@ impl WfService {
     /// escalates where the step says so. A task handled meanwhile is left alone.
     pub async fn fire(&self, task_id: i64, kind: crate::jobs::Kind) -> IamResult<bool> {
         let mut tx = self.db().begin().await?;
-        let Some(r) = sqlx::query(
-            "SELECT t.instance_id, t.step, t.assignee_id, t.card, t.status, t.due_date, t.seq FROM wf_tasks t WHERE t.id = $1 AND t.kind = 'todo'",
-        )
+        // Jobs of one task may run at once on several workers: lock the row (SQLite's write
+        // transaction already serialises them).
+        let lock = if self.db().backend() == tg_db::Backend::Postgres { " FOR UPDATE" } else { "" };
+        let Some(r) = sqlx::query(&format!(
+            "SELECT t.instance_id, t.step, t.assignee_id, t.card, t.status, t.due_date FROM wf_tasks t WHERE t.id = $1 AND t.kind = 'todo'{lock}"
+        ))
         .bind(task_id)
         .fetch_optional(&mut *tx)
         .await?
@@ -1696,6 +1699,32 @@ impl WfService {
         sqlx::query("UPDATE wf_tasks SET card = $1 WHERE id = $2").bind(kind.as_str()).bind(task_id).execute(&mut *tx).await?;
         let st = l.state()?.clone();
         let due = due.unwrap_or_default();
+        // Jobs may run late and out of order (after downtime): every level not yet raised takes effect once.
+        let current = crate::jobs::rank(&card);
+        for level in [crate::jobs::Kind::Remind, crate::jobs::Kind::Yellow, crate::jobs::Kind::Red] {
+            if level.rank() <= current || level.rank() > kind.rank() {
+                continue;
+            }
+            self.raise(&mut tx, &l, &st, &step, assignee, &due, level).await?;
+        }
+        sqlx::query("UPDATE wf_instances SET version = version + 1 WHERE id = $1").bind(instance).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The effects of one timeout level: messages, a log entry for overdue cards, escalation.
+    #[allow(clippy::too_many_arguments)]
+    async fn raise(
+        &self,
+        tx: &mut Tx,
+        l: &Loaded,
+        st: &StateDef,
+        step: &str,
+        assignee: i64,
+        due: &str,
+        kind: crate::jobs::Kind,
+    ) -> IamResult<()> {
+        let instance = l.inst.id;
         let (title, level, body) = match kind {
             crate::jobs::Kind::Remind => {
                 (format!("临期提醒：{}", l.inst.title), "info", format!("「{}」将于 {due} 到期，请及时办理", st.name))
@@ -1711,25 +1740,24 @@ impl WfService {
         if kind != crate::jobs::Kind::Remind && l.inst.initiator_id != assignee {
             to.push(l.inst.initiator_id);
         }
-        self.iam.post_messages(&mut tx, &to, &format!("wf.{}", kind.as_str()), level, &title, &body).await?;
+        self.iam.post_messages(tx, &to, &format!("wf.{}", kind.as_str()), level, &title, &body).await?;
         if kind != crate::jobs::Kind::Remind {
             let uname: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
                 .bind(assignee)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?
                 .unwrap_or_default();
             let name = if kind == crate::jobs::Kind::Yellow { "超期黄牌" } else { "超期红牌" };
-            self.write_log(&mut tx, instance, None, "timeout", name, &step, &step, &format!("{uname}：{body}"), &[], &[]).await?;
+            self.write_log(tx, instance, None, "timeout", name, step, step, &format!("{uname}：{body}"), &[], &[]).await?;
         }
-        let mut out = Outcome { instance_id: instance, ..Default::default() };
         if kind == crate::jobs::Kind::Yellow && st.on_timeout == OnTimeout::Escalate {
             // Escalate once per step: the escalation holders join the step as approvers.
             let already: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2")
                 .bind(instance)
-                .bind(&step)
-                .fetch_one(&mut *tx)
+                .bind(step)
+                .fetch_one(&mut **tx)
                 .await?
                 .try_get(0)?;
             if let (0, Some(a)) = (already, st.escalate_to.as_ref()) {
@@ -1737,27 +1765,28 @@ impl WfService {
                     Level::City => self.city.clone(),
                     _ => l.inst.region_code.clone(),
                 };
-                let users = self.users_with(&mut tx, std::slice::from_ref(&a.role), &region).await?;
+                let users: Vec<i64> = self
+                    .users_with(tx, std::slice::from_ref(&a.role), &region)
+                    .await?
+                    .into_iter()
+                    .filter(|u| !l.live().any(|t| t.assignee_id == *u))
+                    .collect();
                 for u in &users {
-                    if l.live().any(|t| t.assignee_id == *u) {
-                        continue;
-                    }
-                    let id = sqlx::query(
-                        "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card) \
-                         VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow') RETURNING id",
+                    sqlx::query(
+                        "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card, jobs_scheduled) \
+                         VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow', 1)",
                     )
                     .bind(instance)
-                    .bind(&step)
+                    .bind(step)
                     .bind(*u)
                     .bind(self.now())
-                    .fetch_one(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
-                    let _: i64 = id.try_get(0)?;
                 }
                 if !users.is_empty() {
                     self.iam
                         .post_messages(
-                            &mut tx,
+                            tx,
                             &users,
                             "wf.escalate",
                             "warning",
@@ -1766,13 +1795,13 @@ impl WfService {
                         )
                         .await?;
                     self.write_log(
-                        &mut tx,
+                        tx,
                         instance,
                         None,
                         "timeout",
                         "超时自动升级",
-                        &step,
-                        &step,
+                        step,
+                        step,
                         &format!("升级至 {} 人", users.len()),
                         &[],
                         &[],
@@ -1781,11 +1810,7 @@ impl WfService {
                 }
             }
         }
-        sqlx::query("UPDATE wf_instances SET version = version + 1 WHERE id = $1").bind(instance).execute(&mut *tx).await?;
-        tx.commit().await?;
-        self.schedule(&out).await;
-        out.deadlines.clear();
-        Ok(true)
+        Ok(())
     }
 }
 
