@@ -56,7 +56,9 @@ async fn table_names(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<Vec<Stri
         Backend::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
     };
     let mut names: Vec<String> = sqlx::query(sql).fetch_all(&mut *conn).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-    names.retain(|n| n != "tg_schema_migrations");
+    // The job library's own tables (SQLite; on PostgreSQL they live in schema `apalis`) are not data:
+    // restored deadlines are re-scheduled from `wf_tasks` at the next start.
+    names.retain(|n| !matches!(n.as_str(), "tg_schema_migrations" | "Jobs" | "Workers" | "_sqlx_migrations"));
     names.sort_by_key(|n| (ORDER.iter().position(|o| o == n).unwrap_or(ORDER.len()), n.clone()));
     Ok(names)
 }
@@ -70,6 +72,9 @@ fn value_of(row: &sqlx::any::AnyRow, i: usize) -> serde_json::Value {
     }
     if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
         return v.map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return serde_json::json!({"$hex": hex::encode(v)});
     }
     serde_json::Value::Null
 }
@@ -313,6 +318,11 @@ pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
                     serde_json::Value::Number(n) if n.is_i64() => q.bind(n.as_i64()),
                     serde_json::Value::Number(n) => q.bind(n.as_f64()),
                     serde_json::Value::String(s) => q.bind(s.clone()),
+                    serde_json::Value::Object(o) if o.contains_key("$hex") => {
+                        let bytes =
+                            hex::decode(o["$hex"].as_str().unwrap_or("")).with_context(|| format!("table {t}: bad binary value"))?;
+                        q.bind(bytes)
+                    }
                     other => q.bind(other.to_string()),
                 };
             }
@@ -328,6 +338,10 @@ pub async fn restore(config: &Config, input: &Path) -> Result<u64> {
             .await?;
         }
     }
+    // Deadlines of open steps are scheduled again at the next start (the job tables are not restored).
+    sqlx::query("UPDATE wf_tasks SET jobs_scheduled = 0 WHERE status IN ('open', 'waiting', 'delegated') AND due_date IS NOT NULL")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     if total != manifest.total_rows() {
         bail!("restored {total} rows but the manifest lists {}", manifest.total_rows());
