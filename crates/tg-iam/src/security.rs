@@ -91,6 +91,20 @@ pub const PII_FIELDS: &[PiiField] = &[
         purpose: "在系统内标识工作人员、审计留痕",
         protection: "工作人员实名为业务必需；不导出到外部",
     },
+    PiiField {
+        table: "inv_projects",
+        column: "contact_phone",
+        kind: "手机号",
+        purpose: "联系招商项目投资方联系人（项目跟进）",
+        protection: "SM4-GCM 加密；接口与导出一律脱敏；修改时回传脱敏值即保留原号码",
+    },
+    PiiField {
+        table: "inv_projects",
+        column: "contact_phone_mask",
+        kind: "手机号（脱敏）",
+        purpose: "列表与导出中展示",
+        protection: "仅存脱敏形式（前3后4）",
+    },
 ];
 
 /// One row that failed its integrity check.

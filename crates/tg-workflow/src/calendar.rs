@@ -69,9 +69,13 @@ pub struct Single {
     pub date: String,
 }
 
+/// A `YYYY-MM-DD` date between 1900 and 2100 (so date arithmetic can never overflow).
 pub fn parse_date(s: &str) -> Option<Date> {
     let mut it = s.trim().splitn(3, '-');
     let y: i32 = it.next()?.parse().ok()?;
+    if !(1900..=2100).contains(&y) {
+        return None;
+    }
     let m: u8 = it.next()?.parse().ok()?;
     let d: u8 = it.next()?.parse().ok()?;
     Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()

@@ -64,11 +64,33 @@ fn config() -> apalis_sql::Config {
     apalis_sql::Config::new(NAMESPACE).set_poll_interval(Duration::from_secs(1))
 }
 
+/// The SQLite URL of the job file that belongs to database `url`.
+pub fn jobs_url(url: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    if path.contains(":memory:") {
+        return url.to_owned();
+    }
+    let path = match path.strip_suffix(".db") {
+        Some(stem) => format!("{stem}-jobs.db"),
+        None => format!("{path}-jobs"),
+    };
+    let query = if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else if query.contains("mode=") {
+        query.to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    format!("{path}?{query}")
+}
+
 impl Queue {
     /// Opens the job tables in the installation's database (creating them on first use).
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
         if url.starts_with("sqlite:") {
-            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+            // A file of its own next to the database (`tongguan.db` → `tongguan-jobs.db`): the job
+            // library's tables stay out of the application's schema, backups and scans.
+            let opts: sqlx::sqlite::SqliteConnectOptions = jobs_url(url).parse()?;
             let opts = opts.busy_timeout(Duration::from_secs(10));
             let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(opts).await?;
             SqliteStorage::setup(&pool).await?;

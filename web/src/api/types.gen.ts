@@ -1721,7 +1721,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Workflow definitions (latest versions). */
+        /**
+         * Workflow definitions (latest versions). Process configuration, readable by every signed-in user
+         *     (the stage timeline and diagram of any record need it).
+         */
         get: operations["wf_definitions"];
         put?: never;
         post?: never;

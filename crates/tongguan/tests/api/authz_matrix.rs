@@ -54,6 +54,15 @@ enum Obj {
     Follow,
     Comment,
     Instruction,
+    /// A 招商 project (with a 项目统一代码) of the side's county, filed by its 投促 staff; the
+    /// instance of its workflow; one of its attachments.
+    Project,
+    Instance,
+    File,
+    /// A 抄送 of the calling account.
+    CcTask,
+    /// A calendar exception day (deleted by the probe).
+    CalDay,
 }
 
 struct Probe {
@@ -181,6 +190,36 @@ fn probes() -> Vec<Probe> {
         p(Method::POST, "/api/v1/ind/instructions/{id}/return", Some("ind:instruct"), Instruction),
         p(Method::POST, "/api/v1/ind/instructions/{id}/close", Some("ind:instruct"), Instruction),
         p(Method::GET, "/api/v1/ind/instruction-departments", Some("ind:instruct"), None),
+        p(Method::GET, "/api/v1/wf/tasks", Option::None, None),
+        p(Method::GET, "/api/v1/wf/tasks/counts", Option::None, None),
+        p(Method::POST, "/api/v1/wf/tasks/{id}/read", Option::None, CcTask),
+        p(Method::GET, "/api/v1/wf/instances/{id}", Option::None, Instance),
+        p(Method::POST, "/api/v1/wf/instances/{id}/act", Option::None, Instance),
+        p(Method::GET, "/api/v1/wf/instances/{id}/candidates", Option::None, Instance),
+        p(Method::GET, "/api/v1/wf/definitions", Option::None, None),
+        p(Method::GET, "/api/v1/wf/definitions/{code}", Option::None, None),
+        p(Method::GET, "/api/v1/wf/calendar", Option::None, None),
+        p(Method::GET, "/api/v1/wf/calendar/add", Option::None, None),
+        p(Method::PUT, "/api/v1/wf/calendar/{date}", Some("wf:admin"), CalDay),
+        p(Method::DELETE, "/api/v1/wf/calendar/{date}", Some("wf:admin"), CalDay),
+        p(Method::GET, "/api/v1/inv/options", Some("inv:read"), None),
+        p(Method::GET, "/api/v1/inv/projects", Some("inv:read"), None),
+        p(Method::POST, "/api/v1/inv/projects", Some("inv:write"), None),
+        p(Method::GET, "/api/v1/inv/projects/{id}", Some("inv:read"), Project),
+        p(Method::PUT, "/api/v1/inv/projects/{id}", Some("inv:write"), Project),
+        p(Method::DELETE, "/api/v1/inv/projects/{id}", Some("inv:write"), Project),
+        p(Method::GET, "/api/v1/inv/projects/{id}/changes", Some("inv:read"), Project),
+        p(Method::PUT, "/api/v1/inv/projects/{id}/materials/{kind}", Some("inv:write"), Project),
+        p(Method::PUT, "/api/v1/inv/projects/{id}/code", Some("inv:write"), Project),
+        p(Method::DELETE, "/api/v1/inv/projects/{id}/code", Some("inv:write"), Project),
+        p(Method::POST, "/api/v1/inv/files", Some("inv:write"), None),
+        p(Method::GET, "/api/v1/inv/files/{id}", Some("inv:read"), File),
+        p(Method::GET, "/api/v1/inv/codes", Some("inv:read"), None),
+        p(Method::GET, "/api/v1/inv/transfers", Some("inv:read"), None),
+        p(Method::GET, "/api/v1/inv/stats", Some("inv:read"), None),
+        p(Method::GET, "/api/v1/inv/export", Some("inv:export"), None),
+        p(Method::GET, "/api/v1/inv/import/template", Some("inv:import"), None),
+        p(Method::POST, "/api/v1/inv/import", Some("inv:import"), None),
     ]
 }
 
@@ -200,6 +239,8 @@ const ACCOUNTS: &[Account] = &[
     Account { name: "yc.town", region: "445302001", role: Some("town_staff") },
     Account { name: "yc.grid", region: "445302001009001", role: Some("grid_worker") },
     Account { name: "data.admin", region: "445300", role: Some("ind_admin") },
+    Account { name: "yc.inv", region: "445302", role: Some("inv_staff") },
+    Account { name: "city.inv", region: "445300", role: Some("inv_city") },
     Account { name: "norole", region: "445302", role: None },
 ];
 
@@ -401,6 +442,83 @@ async fn make(t: &TestApp, obj: Obj, side: &Side, probe: &Probe, caller: Option<
             (id.to_string(), Some(side.village.clone()), body)
         }
         Obj::Indicator => ("eco_env".into(), None, None),
+        Obj::Project | Obj::Instance | Obj::File => {
+            let county = &side.region[..6];
+            let staff = if county == "445302" { "yc.inv" } else { "ya.inv" };
+            let who = iam.principal_by_id(t.user_id(staff).await).await.unwrap();
+            if obj == Obj::File {
+                let f = t.app.inv.upload(&ctx, &who, "证明.pdf", "其他", b"%PDF-1.4 probe").await.unwrap();
+                return (f.id.to_string(), Some(county.to_owned()), None);
+            }
+            let mut input: tg_invest::ProjectInput =
+                serde_json::from_value(crate::inv::project_input(&format!("权限测试项目{n}"))).unwrap();
+            input.region_code = Some(county.to_owned());
+            let d = t.app.inv.create(&ctx, &who, &input).await.unwrap();
+            let p = t
+                .app
+                .inv
+                .set_code(&ctx, &who, d.project.id, Some(&format!("2026-{county}-39-03-{n:06}")), d.project.version)
+                .await
+                .unwrap();
+            if obj == Obj::Instance {
+                let body = (probe.method == Method::POST).then(|| json!({"action": "urge", "version": 1}));
+                return (p.instance_id.unwrap().to_string(), Some(county.to_owned()), body);
+            }
+            let body = match (probe.method.clone(), probe.path) {
+                (Method::PUT, "/api/v1/inv/projects/{id}") => {
+                    let mut b = crate::inv::project_input(&format!("权限测试项目{n}"));
+                    b["region_code"] = json!(county);
+                    b["version"] = json!(p.version);
+                    Some(b)
+                }
+                (Method::DELETE, "/api/v1/inv/projects/{id}") => Some(json!({"version": p.version, "reason": "权限测试"})),
+                (Method::PUT, "/api/v1/inv/projects/{id}/code") => {
+                    Some(json!({"code": format!("2026-{county}-39-02-{n:06}"), "version": p.version}))
+                }
+                (Method::DELETE, "/api/v1/inv/projects/{id}/code") => Some(json!({"version": p.version})),
+                (Method::PUT, _) => Some(json!({"data": {}, "file_ids": [], "submit": false, "version": 1})),
+                _ => None,
+            };
+            (p.id.to_string(), Some(county.to_owned()), body)
+        }
+        Obj::CcTask => {
+            use sqlx::Row;
+            let owner: i64 = match caller {
+                Some(name) => t.user_id(name).await,
+                None => t.user_id("yc.inv").await,
+            };
+            let staff = iam.principal_by_id(t.user_id("yc.inv").await).await.unwrap();
+            let d = t
+                .app
+                .inv
+                .create(&ctx, &staff, &serde_json::from_value(crate::inv::project_input(&format!("抄送测试{n}"))).unwrap())
+                .await
+                .unwrap();
+            let id: i64 = sqlx::query(
+                "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, created_at) VALUES ($1, 'cc', 'draft', $2, 'open', 0) RETURNING id",
+            )
+            .bind(d.project.instance_id.unwrap())
+            .bind(owner)
+            .fetch_one(iam.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+            (id.to_string(), None, None)
+        }
+        Obj::CalDay => {
+            // A Monday in 2027, different for every probe.
+            let day = time::Date::from_calendar_date(2027, time::Month::January, 4).unwrap() + time::Duration::weeks((n % 50) as i64);
+            let date = format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day());
+            sqlx::query("DELETE FROM wf_calendar WHERE day = $1").bind(&date).execute(iam.db().pool()).await.unwrap();
+            sqlx::query("INSERT INTO wf_calendar (day, kind, name, source, updated_at) VALUES ($1, 'holiday', '测试', 'manual', 0)")
+                .bind(&date)
+                .execute(iam.db().pool())
+                .await
+                .unwrap();
+            let body = (probe.method == Method::PUT).then(|| json!({"kind": "holiday", "name": "地方假日"}));
+            (date, None, body)
+        }
         Obj::FreshIndicator | Obj::NewIndicator => {
             let code = format!("probe_ind_{n}");
             let body = json!({"code": code, "name": format!("测试指标{n}"), "frequency": "month", "agg": "sum", "version": 1});
@@ -581,6 +699,8 @@ fn fill(path: &str, param: &str) -> String {
         .replace("{id}", param)
         .replace("{code}", param)
         .replace("{purpose}", "fields")
+        .replace("{date}", param)
+        .replace("{kind}", "filing")
         .replace("{z}", "8")
         .replace("{x}", "207")
         .replace("{y}", "110.mvt");
@@ -600,6 +720,16 @@ fn fill(path: &str, param: &str) -> String {
         format!("{p}?target=topic:eco_env")
     } else if path == "/api/v1/ind/values/import" {
         format!("{p}?filename=values.csv")
+    } else if path == "/api/v1/wf/definitions/{code}" {
+        "/api/v1/wf/definitions/inv_project".into()
+    } else if path == "/api/v1/wf/calendar" {
+        format!("{p}?year=2026")
+    } else if path == "/api/v1/wf/calendar/add" {
+        format!("{p}?from=2026-09-30&days=3")
+    } else if path == "/api/v1/inv/files" {
+        format!("{p}?filename=a.pdf&doc_type=%E5%85%B6%E4%BB%96")
+    } else if path == "/api/v1/inv/import" {
+        format!("{p}?filename=old.xlsx")
     } else {
         p
     }
