@@ -262,6 +262,12 @@ export function fmtLimit(limit: WfStateDef['limit']): string {
   return limit ? `${limit.days}个${limit.working ? '工作日' : '自然日'}` : '不限'
 }
 
+/** Actions that are done by submitting a business form rather than by a bare act (招商项目: a
+ *  material's 提交 moves the workflow, and the act alone is refused until the material is in). */
+export function formDrivenAction(businessType: string, action: string): boolean {
+  return businessType === 'inv_project' && /^submit_(filing|signing|production)$/.test(action)
+}
+
 /** The PC page of a task's business object, when there is one. */
 export function businessRoute(businessType: string, businessId: number): string | null {
   if (businessType === 'inv_project') return `/inv/projects/${businessId}`
