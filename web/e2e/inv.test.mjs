@@ -124,10 +124,10 @@ async function act(page, action, { comment, region, returnTo } = {}) {
   return body
 }
 
-/** Opens a material's tab (or the step's action button, which opens it), fills its fields, attaches a
- *  PDF (when given) and submits it; returns the ProjectDetail answered. */
-async function submitMaterial(page, kind, values, file, { viaAction } = {}) {
-  await page.getByTestId(viaAction ? `wf-act-${viaAction}` : `inv-tab-${kind}`).click()
+/** Opens a material's tab (material-driven steps have no action button: submitting the material moves
+ *  the workflow), fills its fields, attaches a PDF (when given) and submits it; returns the ProjectDetail answered. */
+async function submitMaterial(page, kind, values, file) {
+  await page.getByTestId(`inv-tab-${kind}`).click()
   const form = page.locator(`[data-testid="inv-mat-${kind}"][data-editable="true"]`)
   await form.waitFor()
   for (const [key, v] of Object.entries(values)) {
@@ -430,8 +430,7 @@ step('云安区 to 达标达产: 评审备案, approval, 签约, 市投促 复�
     staff,
     'filing',
     { summary: '年产电子元件5000万件，建设标准厂房三栋。', review_date: TODAY, opinion: '同意备案' },
-    { name: `评审报告-${stamp}.pdf`, docType: '评审报告' },
-    { viaAction: 'submit_filing' },
+    { name: `评审报告-${stamp}.pdf`, docType: '评审报告' }
   )
   assert.equal(d.project.stage, 'filing_review')
 
@@ -456,8 +455,7 @@ step('云安区 to 达标达产: 评审备案, approval, 签约, 市投促 复�
     staff,
     'signing',
     { sign_date: TODAY, contract_amount: S.newAmount, party: '云安区人民政府', contract_no: `YA-${stamp}` },
-    { name: `投资协议-${stamp}.pdf`, docType: '投资协议' },
-    { viaAction: 'submit_signing' },
+    { name: `投资协议-${stamp}.pdf`, docType: '投资协议' }
   )
   assert.equal(d.project.stage, 'sign_review')
 

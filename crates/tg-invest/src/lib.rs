@@ -860,6 +860,25 @@ impl InvService {
                 .execute(&mut **tx)
                 .await?;
                 if *kind == TransitionKind::Confirm {
+                    let from: String = sqlx::query("SELECT from_region FROM inv_transfers WHERE project_id = $1 ORDER BY id DESC LIMIT 1")
+                        .bind(id)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get(0)?;
+                    let (before, after) = (self.region_name(tx, &from).await?, self.region_name(tx, &out.region_code).await?);
+                    self.log_change(
+                        tx,
+                        id,
+                        actor,
+                        "transfer",
+                        &[WfChange {
+                            field: "region_code".into(),
+                            label: "所属县（市、区）".into(),
+                            before: Some(before),
+                            after: Some(after),
+                        }],
+                    )
+                    .await?;
                     let p = self.project_in(tx, id).await?;
                     let mut p2 = p.clone();
                     p2.region_name = self.region_name(tx, &p.region_code).await?;
@@ -983,6 +1002,18 @@ impl InvService {
                 "import" => "旧数据导入".to_owned(),
                 "code" => "项目统一代码".to_owned(),
                 "material" => "提交资料".to_owned(),
+                "transfer" => "项目流转".to_owned(),
+                "wf.submit" => "提交审核".to_owned(),
+                "wf.approve" => "审核通过".to_owned(),
+                "wf.return" => "退回".to_owned(),
+                "wf.withdraw" => "撤回".to_owned(),
+                "wf.terminate" => "终止".to_owned(),
+                "wf.transfer_region" => "项目流转".to_owned(),
+                "wf.confirm" => "确认接收流转".to_owned(),
+                "wf.reject_transfer" => "退回流转".to_owned(),
+                "wf.submit_filing" => "提交评审备案资料".to_owned(),
+                "wf.submit_signing" => "提交签约信息".to_owned(),
+                "wf.submit_production" => "提交达标达产信息".to_owned(),
                 a if a.starts_with("wf.") => "流程流转".to_owned(),
                 a => a.to_owned(),
             };

@@ -105,7 +105,7 @@ fn value_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Number(n) => crate::fmt_num(n.as_f64()),
         other => Some(other.to_string()),
     }
 }

@@ -172,6 +172,9 @@ pub struct TransitionDef {
     /// Copy (抄送/知会) holders of these roles in the instance's region.
     #[serde(default)]
     pub cc_roles: Vec<String>,
+    /// Done through the business (e.g. by submitting materials), not offered as a button.
+    #[serde(default)]
+    pub by_business: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

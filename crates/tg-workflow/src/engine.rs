@@ -1443,7 +1443,8 @@ impl WfService {
         if !self.visible(actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
         }
-        let actions = self.available(actor, &l);
+        let hidden: Vec<&str> = l.def.transitions.iter().filter(|t| t.by_business).map(|t| t.action.as_str()).collect();
+        let actions = self.available(actor, &l).into_iter().filter(|a| !hidden.contains(&a.action.as_str())).collect();
         let field_perms = self.field_perms(actor, &l, facts);
         let instance = self.instance_dto(&mut conn, &l).await?;
         let rows = sqlx::query(&format!(

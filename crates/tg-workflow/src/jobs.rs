@@ -96,7 +96,12 @@ impl Queue {
             SqliteStorage::setup(&pool).await?;
             Ok(Queue::Sqlite(SqliteStorage::new_with_config(pool, config())))
         } else {
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await?;
+            // The job library keeps its tables in schema `apalis`; its migration bookkeeping goes to
+            // schema `tg_jobs` (first on this pool's search path), not into the application's schema.
+            let opts: sqlx::postgres::PgConnectOptions = url.parse()?;
+            let opts = opts.options([("search_path", "tg_jobs,public")]);
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_with(opts).await?;
+            sqlx::query("CREATE SCHEMA IF NOT EXISTS tg_jobs").execute(&pool).await?;
             PostgresStorage::setup(&pool).await?;
             Ok(Queue::Postgres(PostgresStorage::new_with_config(pool, config())))
         }

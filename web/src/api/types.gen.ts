@@ -3690,6 +3690,8 @@ export interface components {
         };
         TransitionDef: {
             action: string;
+            /** @description Done through the business (e.g. by submitting materials), not offered as a button. */
+            by_business?: boolean;
             /** @description Copy (抄送/知会) holders of these roles in the instance's region. */
             cc_roles?: string[];
             comment_required?: boolean;
