@@ -1056,10 +1056,12 @@ impl WfService {
         }
         let my = self.finish_mine(tx, l, actor, &t.name).await?;
         match st.mode {
+            // 或签: the first decision closes the other holders' rows, escalation rows included (added = 2);
+            // only holders added by 加签 (added = 1) must still decide.
             Mode::Any => {
                 sqlx::query(
                     "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND step = $3 AND kind = 'todo' \
-                     AND status IN ('open', 'waiting') AND added = 0 AND id <> $4",
+                     AND status IN ('open', 'waiting') AND added <> 1 AND id <> $4",
                 )
                 .bind(now)
                 .bind(id)

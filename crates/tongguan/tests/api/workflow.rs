@@ -331,5 +331,24 @@ async fn timeout_jobs_fire_after_a_restart(e: Engine) {
             sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE kind = $1").bind(kind).fetch_one(t.app.iam.db().pool()).await.unwrap();
         assert!(n >= 1, "{kind}");
     }
+    // The escalated 市投促 may decide the step in the leader's place; that closes every other row.
+    let task = todo["items"].as_array().unwrap().iter().find(|x| x["step"] == "county_review").unwrap().clone();
+    let inst = task["instance_id"].as_i64().unwrap();
+    let v = city.get(&format!("/api/v1/wf/instances/{inst}")).await.body;
+    let r = city
+        .post(
+            &format!("/api/v1/wf/instances/{inst}/act"),
+            json!({"action": "approve", "version": v["instance"]["version"], "comment": "超时代办"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["instance"]["state"], "negotiating");
+    let open: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = 'county_review' AND status = 'open'")
+            .bind(inst)
+            .fetch_one(t.app.iam.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(open, 0);
     let _ = pg_admin_url();
 }
