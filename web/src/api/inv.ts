@@ -404,12 +404,20 @@ export function todayBeijing(): string {
   return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10)
 }
 
-/** An epoch-millisecond time in Beijing time. */
+/** An epoch-millisecond time in Beijing time, `YYYY-MM-DD HH:mm` (as on the workflow pages; China
+ *  has no daylight saving time). */
 export function fmtTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—'
-  const d = new Date(ms)
+  const d = new Date(ms + 8 * 3600 * 1000)
   if (Number.isNaN(d.getTime())) return '—'
-  return d.toLocaleString('zh-CN', { hour12: false, timeZone: 'Asia/Shanghai' })
+  return d.toISOString().slice(0, 16).replace('T', ' ')
+}
+
+/** A stage (or step) name split into its name and the work it holds: '已签约（补充签约、达标达产）'
+ *  → { main: '已签约', note: '（补充签约、达标达产）' }; names without a trailing （…） have no note. */
+export function stageParts(name: string): { main: string; note: string } {
+  const m = /^(.+?)(（[^（）]+）)$/.exec(name ?? '')
+  return m ? { main: m[1], note: m[2] } : { main: name ?? '', note: '' }
 }
 
 /** A number with grouped digits (at most 2 decimals). */
