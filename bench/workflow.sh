@@ -18,7 +18,7 @@ WORKERS=${WORKERS:-16}
 THINK=${THINK:-2000}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/bench_wf}
 ulimit -n 65536 || true
-(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
+[[ -n "${SKIP_WEB:-}" ]] || (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
 cargo build --release -q -p tongguan --features web -p tg-bench-workflow
 TG="$TARGET/release/tongguan"
 BENCH="$TARGET/release/tg-bench-workflow"

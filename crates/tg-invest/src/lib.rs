@@ -908,11 +908,13 @@ impl InvService {
         let page = PageQuery { page: f.page, page_size: f.page_size };
         let (limit, offset) = page.limit_offset();
         let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM inv_projects p");
-        self.filter(actor, f, &mut count)?;
+        self.scope_filter(actor, &mut count).await?;
+        self.filter(f, &mut count)?;
         let total: i64 = count.query().fetch_one(self.db().pool()).await?.try_get(0)?;
         let mut sel = tg_db::SqlBuf::new("");
         sel.push("SELECT ").push(COLS).push(" FROM inv_projects p");
-        self.filter(actor, f, &mut sel)?;
+        self.scope_filter(actor, &mut sel).await?;
+        self.filter(f, &mut sel)?;
         sel.push(" ORDER BY p.id DESC LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
         let rows = sel.query().fetch_all(self.db().pool()).await?;
         let def = self.wf.latest(DEFINITION).await?;
@@ -925,10 +927,33 @@ impl InvService {
         Ok(Page::new(items, total, &page))
     }
 
-    pub(crate) fn filter(&self, actor: &Principal, f: &ProjectFilter, b: &mut tg_db::SqlBuf) -> IamResult<()> {
-        let (lo, hi) = actor.scope.bounds();
-        b.push(" WHERE p.deleted_at IS NULL AND ((p.region_code >= ").bind(lo.clone()).push(" AND p.region_code < ").bind(hi.clone());
-        b.push(") OR (p.pending_region >= ").bind(lo).push(" AND p.pending_region < ").bind(hi).push("))");
+    /// The caller's scope as a condition: projects sit at county level, so the city sees everything,
+    /// a county its own `region_code` (plus projects being transferred to it), anyone below nothing.
+    pub(crate) async fn scope_filter(&self, actor: &Principal, b: &mut tg_db::SqlBuf) -> IamResult<()> {
+        b.push(" WHERE p.deleted_at IS NULL");
+        let city = self.city()?;
+        if actor.scope.region.contains(&city) {
+            return Ok(());
+        }
+        if actor.scope.region.level() != tg_kernel::RegionLevel::County {
+            b.push(" AND 1 = 0");
+            return Ok(());
+        }
+        let own = actor.scope.region.as_str().to_owned();
+        let incoming = sqlx::query("SELECT 1 FROM inv_projects WHERE pending_region = $1 AND deleted_at IS NULL LIMIT 1")
+            .bind(&own)
+            .fetch_optional(self.db().pool())
+            .await?
+            .is_some();
+        if incoming {
+            b.push(" AND (p.region_code = ").bind(own.clone()).push(" OR p.pending_region = ").bind(own).push(")");
+        } else {
+            b.push(" AND p.region_code = ").bind(own);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn filter(&self, f: &ProjectFilter, b: &mut tg_db::SqlBuf) -> IamResult<()> {
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let pat = tg_db::SqlBuf::like_contains(q);
             b.push(" AND (p.name LIKE ").bind(pat.clone()).push(" ESCAPE '\\' OR p.investor LIKE ").bind(pat.clone());
@@ -943,8 +968,15 @@ impl InvService {
         }
         if let Some(r) = f.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let r = RegionCode::parse(r).map_err(|_| IamError::field("region", "区划代码不正确"))?;
-            let (lo, hi) = r.subtree_bounds();
-            b.push(" AND p.region_code >= ").bind(lo).push(" AND p.region_code < ").bind(hi);
+            match r.level() {
+                tg_kernel::RegionLevel::City => {}
+                tg_kernel::RegionLevel::County => {
+                    b.push(" AND p.region_code = ").bind(r.as_str());
+                }
+                _ => {
+                    b.push(" AND 1 = 0");
+                }
+            }
         }
         if let Some(s) = f.stage.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             b.push(" AND p.stage = ").bind(s);
@@ -1123,7 +1155,8 @@ impl InvService {
         let f =
             ProjectFilter { region: f.region.clone(), date_from: f.date_from.clone(), date_to: f.date_to.clone(), ..Default::default() };
         let mut b = tg_db::SqlBuf::new("SELECT p.region_code, p.industry_code, p.stage, SUBSTR(p.first_contact_date, 1, 7), COUNT(*), SUM(p.amount) FROM inv_projects p");
-        self.filter(actor, &f, &mut b)?;
+        self.scope_filter(actor, &mut b).await?;
+        self.filter(&f, &mut b)?;
         b.push(" GROUP BY p.region_code, p.industry_code, p.stage, SUBSTR(p.first_contact_date, 1, 7)");
         let rows = b.query().fetch_all(self.db().pool()).await?;
         use std::collections::BTreeMap;

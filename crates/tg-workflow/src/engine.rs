@@ -1311,8 +1311,8 @@ impl WfService {
         due_date: Option<String>,
     ) -> IamResult<i64> {
         let r = sqlx::query(
-            "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, delegated_from, due_at, due_date, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+            "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, delegated_from, due_at, due_date, created_at, business_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT business_type FROM wf_instances WHERE id = $1)) RETURNING id",
         )
         .bind(instance)
         .bind(kind)
@@ -1564,7 +1564,7 @@ impl WfService {
         let (limit, offset) = page.limit_offset();
         let (cond, order) = match q.box_.as_deref().unwrap_or("todo") {
             "todo" => ("t.kind = 'todo' AND t.status = 'open'", "t.id DESC"),
-            "done" => ("t.kind = 'todo' AND t.status = 'done'", "t.handled_at DESC, t.id DESC"),
+            "done" => ("t.kind = 'todo' AND t.status = 'done'", "t.id DESC"),
             "cc" => ("t.kind = 'cc'", "t.id DESC"),
             _ => return Err(IamError::field("box", "box 只能是 todo、done 或 cc")),
         };
@@ -1577,7 +1577,7 @@ impl WfService {
         let filters = |b: &mut tg_db::SqlBuf| {
             b.push(" WHERE t.assignee_id = ").bind(actor.user_id).push(" AND ").push(cond);
             if let Some(bt) = q.business_type.as_deref().filter(|s| !s.is_empty()) {
-                b.push(" AND i.business_type = ").bind(bt);
+                b.push(" AND t.business_type = ").bind(bt);
             }
             if let Some(s) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 b.push(" AND i.title LIKE ").bind(tg_db::SqlBuf::like_contains(s)).push(" ESCAPE '\\'");
@@ -1586,7 +1586,13 @@ impl WfService {
                 b.push(" AND t.card = ").bind(c);
             }
         };
-        let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id");
+        // Without a title filter the count reads the inbox index alone.
+        let title = q.q.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let mut count = tg_db::SqlBuf::new(if title {
+            "SELECT COUNT(*) FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id"
+        } else {
+            "SELECT COUNT(*) FROM wf_tasks t"
+        });
         filters(&mut count);
         let total: i64 = count.query().fetch_one(self.db().pool()).await?.try_get(0)?;
         let mut sel = tg_db::SqlBuf::new(TASK_SELECT);
@@ -1776,8 +1782,8 @@ impl WfService {
                     .collect();
                 for u in &users {
                     sqlx::query(
-                        "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card, jobs_scheduled) \
-                         VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow', 1)",
+                        "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card, jobs_scheduled, business_type) \
+                         VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow', 1, (SELECT business_type FROM wf_instances WHERE id = $1))",
                     )
                     .bind(instance)
                     .bind(step)

@@ -35,10 +35,18 @@ CREATE TABLE inv_projects (
     deleted_by         BIGINT,
     delete_reason      TEXT
 );
-CREATE INDEX inv_projects_region ON inv_projects(region_code, id);
-CREATE INDEX inv_projects_pending ON inv_projects(pending_region);
-CREATE INDEX inv_projects_stage ON inv_projects(stage, region_code);
-CREATE INDEX inv_projects_date ON inv_projects(first_contact_date);
+-- Projects sit at county level: a county's list is `region_code = ?`, the city's has no region
+-- condition. Partial indexes over live rows let pages read in id order and counts stay index-only.
+CREATE INDEX inv_projects_region ON inv_projects(region_code, id) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_region_stage ON inv_projects(region_code, stage, id) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_region_date ON inv_projects(region_code, first_contact_date) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_region_industry ON inv_projects(region_code, industry_code, amount) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_region_name ON inv_projects(region_code, name) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_stage ON inv_projects(stage, id) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_date ON inv_projects(first_contact_date) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_industry ON inv_projects(industry_code, amount) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_pending ON inv_projects(pending_region) WHERE pending_region IS NOT NULL;
+CREATE INDEX inv_projects_instance ON inv_projects(instance_id);
 
 CREATE TABLE inv_changes (
     id         BIGSERIAL PRIMARY KEY,

@@ -38,6 +38,7 @@ CREATE TABLE wf_tasks (
     instance_id    BIGINT NOT NULL REFERENCES wf_instances(id),
     kind           TEXT NOT NULL DEFAULT 'todo',
     step           TEXT NOT NULL,
+    business_type  TEXT NOT NULL DEFAULT '',
     assignee_id    BIGINT NOT NULL,
     status         TEXT NOT NULL,
     seq            BIGINT NOT NULL DEFAULT 0,
@@ -54,7 +55,9 @@ CREATE TABLE wf_tasks (
     handled_at     BIGINT,
     result         TEXT
 );
+-- The inbox: one index range per user and box, counted without touching the instances.
 CREATE INDEX wf_tasks_inbox ON wf_tasks(assignee_id, kind, status, id);
+CREATE INDEX wf_tasks_inbox_type ON wf_tasks(assignee_id, kind, status, business_type, id);
 CREATE INDEX wf_tasks_instance ON wf_tasks(instance_id, status);
 
 CREATE TABLE wf_log (
