@@ -1434,7 +1434,7 @@ impl WfService {
     /// Schedules the deadline jobs of an operation (after its transaction committed).
     pub async fn commit(&self, tx: Tx, out: &Outcome) -> IamResult<()> {
         tx.commit().await?;
-        self.schedule(out).await;
+        self.schedule(out);
         Ok(())
     }
 
@@ -1718,6 +1718,7 @@ impl WfService {
         }
         sqlx::query("UPDATE wf_instances SET version = version + 1 WHERE id = $1").bind(instance).execute(&mut *tx).await?;
         tx.commit().await?;
+        self.schedule_next(task_id, &st, &due, kind).await;
         Ok(true)
     }
 

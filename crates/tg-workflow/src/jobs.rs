@@ -91,7 +91,10 @@ impl Queue {
             // A file of its own next to the database (`tongguan.db` → `tongguan-jobs.db`): the job
             // library's tables stay out of the application's schema, backups and scans.
             let opts: sqlx::sqlite::SqliteConnectOptions = jobs_url(url).parse()?;
-            let opts = opts.busy_timeout(Duration::from_secs(10));
+            let opts = opts
+                .busy_timeout(Duration::from_secs(10))
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
             let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(opts).await?;
             SqliteStorage::setup(&pool).await?;
             Ok(Queue::Sqlite(SqliteStorage::new_with_config(pool, config())))
@@ -154,26 +157,54 @@ impl WfService {
 
     /// Schedules the jobs of an operation whose transaction the caller committed itself.
     pub async fn commit_scheduled(&self, out: &crate::engine::Outcome) {
-        self.schedule(out).await
+        self.schedule(out)
     }
 
-    /// Writes the jobs of an operation's new deadlines and marks their tasks scheduled.
-    pub(crate) async fn schedule(&self, out: &crate::engine::Outcome) {
+    /// Writes the first job of each new deadline (临期提醒; each job schedules the next level when it
+    /// runs) in the background, then marks the tasks scheduled. Requests do not wait for the job
+    /// storage; a crash before the marks leaves `jobs_scheduled = 0`, which start-up catches up.
+    pub(crate) fn schedule(&self, out: &crate::engine::Outcome) {
+        if self.jobs.get().is_none() || out.deadlines.is_empty() {
+            return;
+        }
+        let svc = self.clone();
+        let deadlines = out.deadlines.clone();
+        tokio::spawn(async move { svc.schedule_now(&deadlines).await });
+    }
+
+    pub(crate) async fn schedule_now(&self, deadlines: &[(i64, Vec<(Kind, i64)>)]) {
         let Some(q) = self.jobs.get() else { return };
-        for (task, jobs) in &out.deadlines {
-            let mut ok = true;
-            for (kind, at) in jobs {
-                if let Err(e) = q.schedule(TimeoutJob { task: *task, kind: *kind }, *at).await {
-                    tracing::error!(task, error = %e, "scheduling a timeout job failed; it is retried at start-up");
-                    ok = false;
-                }
+        let mut done = Vec::new();
+        for (task, jobs) in deadlines {
+            let Some((kind, at)) = jobs.first() else { continue };
+            match q.schedule(TimeoutJob { task: *task, kind: *kind }, *at).await {
+                Ok(()) => done.push(*task),
+                Err(e) => tracing::error!(task, error = %e, "scheduling a timeout job failed; it is retried at start-up"),
             }
-            if ok {
-                if let Err(e) =
-                    sqlx::query("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id = $1").bind(*task).execute(self.db().pool()).await
-                {
-                    tracing::warn!(task, error = %e, "marking a task scheduled failed");
-                }
+        }
+        if done.is_empty() {
+            return;
+        }
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = self.db().begin().await?;
+            for id in &done {
+                sqlx::query("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id = $1").bind(*id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "marking tasks scheduled failed; start-up schedules them again");
+        }
+    }
+
+    /// Schedules the level after `kind` of a task's deadline (called by the job that raised `kind`).
+    pub(crate) async fn schedule_next(&self, task: i64, st: &crate::def::StateDef, due: &str, kind: Kind) {
+        let Some(q) = self.jobs.get() else { return };
+        let Ok(cal) = self.calendar().await else { return };
+        if let Some((next, at)) = self.jobs_for(st, Some(due), &cal).into_iter().find(|(k, _)| k.rank() > kind.rank()) {
+            if let Err(e) = q.schedule(TimeoutJob { task, kind: next }, at).await {
+                tracing::error!(task, error = %e, "scheduling the next timeout level failed");
             }
         }
     }
@@ -204,7 +235,7 @@ impl WfService {
             }
         }
         let n = out.deadlines.len();
-        self.schedule(&out).await;
+        self.schedule_now(&out.deadlines).await;
         Ok(n)
     }
 
