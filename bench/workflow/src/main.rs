@@ -100,12 +100,14 @@ async fn gen(url: &str, n: usize) -> Result<()> {
             let sep = |s: &String| if s.is_empty() { "" } else { "," };
             write!(
                 proj,
-                "{}({pid},'{name}','基准投资有限公司{}','广东省广州市','{ind}',{amount},NULL,NULL,NULL,'张经理','bench','139****0000','{}','{date}','{region}',NULL,'{stage}',NULL,0,1,NULL,NULL,NULL,{iid},{},{},'基准',{created},{created})",
+                "{}({pid},'{name}','基准投资有限公司{}','广东省广州市','{ind}',{amount},NULL,NULL,NULL,'张经理','bench','139****0000','{}','{date}','{region}',NULL,'{stage}',NULL,0,1,NULL,NULL,NULL,{iid},{},{},'基准',{created},{created},'{}|基准投资有限公司{}|')",
                 sep(&proj),
                 k % 977,
                 SOURCES[k % 4],
                 s + 1,
-                users[0]
+                users[0],
+                name.to_lowercase(),
+                k % 977
             )?;
             write!(
                 inst,
@@ -158,7 +160,7 @@ async fn gen(url: &str, n: usize) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO inv_projects (id, name, investor, investor_origin, industry_code, amount, land_area, expected_output, expected_tax, contact_name, \
              contact_phone, contact_phone_mask, source, first_contact_date, region_code, pending_region, stage, code, is_legacy, is_demo, remark, signed_at, \
-             produced_at, instance_id, version, created_by, created_by_name, created_at, updated_at) VALUES {proj}"
+             produced_at, instance_id, version, created_by, created_by_name, created_at, updated_at, search_text) VALUES {proj}"
         ))
         .execute(&mut *tx)
         .await?;
@@ -283,10 +285,11 @@ async fn api(base: &str, users: usize, secs: u64, think_ms: u64) -> Result<()> {
 async fn sql_request(pool: &sqlx::PgPool, r: &mut SplitMix64, user: i64, lo: &str, hi: &str) -> Result<usize> {
     if r.next_u64() % 2 == 0 {
         let page = (r.next_u64() % 3) as i64;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.assignee_id = $1 AND t.kind = 'todo' AND t.status = 'open'")
-            .bind(user)
-            .fetch_one(pool)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM wf_tasks t WHERE t.assignee_id = $1 AND t.kind = 'todo' AND t.status = 'open'")
+                .bind(user)
+                .fetch_one(pool)
+                .await?;
         let rows = sqlx::query(
             "SELECT t.id, t.step, t.due_date, t.card, i.title, i.region_code, i.version, (SELECT name FROM regions WHERE code = i.region_code) \
              FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.assignee_id = $1 AND t.kind = 'todo' AND t.status = 'open' \
@@ -300,7 +303,7 @@ async fn sql_request(pool: &sqlx::PgPool, r: &mut SplitMix64, user: i64, lo: &st
     }
     let (cond, a, b): (&str, String, String) = match r.next_u64() % 4 {
         0 => ("stage = $3 AND $4 = $4", PATH[(r.next_u64() % 9) as usize].into(), String::new()),
-        1 => ("name LIKE $3 AND $4 = $4", format!("%基准项目{:03}%", r.next_u64() % 1000), String::new()),
+        1 => ("search_text LIKE $3 AND $4 = $4", format!("%基准项目{:03}%", r.next_u64() % 1000), String::new()),
         2 => (
             "amount BETWEEN 10000 AND 40000 AND industry_code = $3 AND $4 = $4",
             INDUSTRIES[(r.next_u64() % 8) as usize].into(),
@@ -312,7 +315,9 @@ async fn sql_request(pool: &sqlx::PgPool, r: &mut SplitMix64, user: i64, lo: &st
             format!("{}-06-30", 2019 + r.next_u64() % 7),
         ),
     };
-    let scope = "deleted_at IS NULL AND ((region_code >= $1 AND region_code < $2) OR (pending_region >= $1 AND pending_region < $2))";
+    // The same scoping as the service: a county's own rows, the city everything.
+    let scope =
+        if lo == "445300" { "deleted_at IS NULL AND $1 = $1 AND $2 = $2" } else { "deleted_at IS NULL AND region_code = $1 AND $2 = $2" };
     let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM inv_projects WHERE {scope} AND {cond}"))
         .bind(lo)
         .bind(hi)

@@ -294,7 +294,7 @@ impl InvService {
             let p = self.project_in(&mut tx, id).await?;
             let summary = vec![
                 Fact { label: "投资方".into(), value: p.investor.clone() },
-                Fact { label: "投资额".into(), value: format!("{} 万元", crate::fmt_num(Some(p.amount)).unwrap_or_default()) },
+                Fact { label: "投资额".into(), value: format!("{} 万元", crate::grouped(p.amount)) },
             ];
             let out = self
                 .wf

@@ -238,6 +238,26 @@ pub(crate) fn fmt_num(v: Option<f64>) -> Option<String> {
     v.map(|v| if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{}", (v * 100.0).round() / 100.0) })
 }
 
+/// What keyword search looks in: name, investor and 项目统一代码, lower-cased, in one column.
+pub(crate) fn search_text(name: &str, investor: &str, code: Option<&str>) -> String {
+    format!("{name}|{investor}|{}", code.unwrap_or("")).to_lowercase()
+}
+
+/// A number with thousands separators (36,000 or 1,234.5), as clerks read amounts.
+pub fn grouped(v: f64) -> String {
+    let text = fmt_num(Some(v)).unwrap_or_default();
+    let (int, frac) = text.split_once('.').map(|(a, b)| (a.to_owned(), format!(".{b}"))).unwrap_or((text.clone(), String::new()));
+    let (sign, digits) = int.strip_prefix('-').map(|d| ("-", d.to_owned())).unwrap_or(("", int.clone()));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}{frac}")
+}
+
 /// 11-digit mainland mobile or a landline with area code (0766-8888888).
 pub fn valid_phone(p: &str) -> bool {
     let p = p.trim();
@@ -432,7 +452,7 @@ impl InvService {
         vec![
             Fact { label: "投资方".into(), value: p.investor.clone() },
             Fact { label: "所属行业".into(), value: p.industry_name.clone() },
-            Fact { label: "投资额".into(), value: format!("{} 万元", fmt_num(Some(p.amount)).unwrap_or_default()) },
+            Fact { label: "投资额".into(), value: format!("{} 万元", grouped(p.amount)) },
             Fact { label: "所属县区".into(), value: p.region_name.clone() },
             Fact { label: "首接日期".into(), value: p.first_contact_date.clone() },
         ]
@@ -572,8 +592,8 @@ impl InvService {
         let r = sqlx::query(
             "INSERT INTO inv_projects (name, investor, investor_origin, industry_code, amount, land_area, expected_output, expected_tax, \
              contact_name, contact_phone, contact_phone_mask, source, first_contact_date, region_code, stage, code, is_legacy, is_demo, remark, \
-             created_by, created_by_name, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) RETURNING id",
+             created_by, created_by_name, created_at, updated_at, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23) RETURNING id",
         )
         .bind(&n.name)
         .bind(&n.investor)
@@ -597,6 +617,7 @@ impl InvService {
         .bind(actor.user_id)
         .bind(&actor.display_name)
         .bind(now)
+        .bind(search_text(&n.name, &n.investor, code))
         .fetch_one(&mut **tx)
         .await
         .map_err(|e| if tg_db::is_unique_violation(&e) { IamError::conflict("inv.code_taken", "项目统一代码已被其他项目使用") } else { e.into() })?;
@@ -657,7 +678,7 @@ impl InvService {
         let done = sqlx::query(
             "UPDATE inv_projects SET name = $1, investor = $2, investor_origin = $3, industry_code = $4, amount = $5, land_area = $6, \
              expected_output = $7, expected_tax = $8, contact_name = $9, contact_phone = $10, contact_phone_mask = $11, source = $12, \
-             first_contact_date = $13, region_code = $14, remark = $15, version = version + 1, updated_at = $16 \
+             first_contact_date = $13, region_code = $14, remark = $15, version = version + 1, updated_at = $16, search_text = $19 \
              WHERE id = $17 AND version = $18 AND deleted_at IS NULL",
         )
         .bind(&n.name)
@@ -678,6 +699,7 @@ impl InvService {
         .bind(self.now())
         .bind(id)
         .bind(version)
+        .bind(search_text(&n.name, &n.investor, old.code.as_deref()))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -955,9 +977,7 @@ impl InvService {
 
     pub(crate) fn filter(&self, f: &ProjectFilter, b: &mut tg_db::SqlBuf) -> IamResult<()> {
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let pat = tg_db::SqlBuf::like_contains(q);
-            b.push(" AND (p.name LIKE ").bind(pat.clone()).push(" ESCAPE '\\' OR p.investor LIKE ").bind(pat.clone());
-            b.push(" ESCAPE '\\' OR p.code LIKE ").bind(pat).push(" ESCAPE '\\')");
+            b.push(" AND p.search_text LIKE ").bind(tg_db::SqlBuf::like_contains(&q.to_lowercase())).push(" ESCAPE '\\'");
         }
         if let Some(i) = f.industry.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             if i.len() == 1 {
@@ -1079,11 +1099,14 @@ impl InvService {
             return Err(IamError::not_found("项目统一代码", "inv.code_not_found"));
         }
         let mut tx = self.db().begin().await?;
-        let n = sqlx::query("UPDATE inv_projects SET code = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4 AND deleted_at IS NULL")
-            .bind(code)
-            .bind(self.now())
-            .bind(id)
-            .bind(version)
+        let n = sqlx::query(
+            "UPDATE inv_projects SET code = $1, version = version + 1, updated_at = $2, search_text = $5 WHERE id = $3 AND version = $4 AND deleted_at IS NULL",
+        )
+        .bind(code)
+        .bind(self.now())
+        .bind(id)
+        .bind(version)
+        .bind(search_text(&p.name, &p.investor, code))
             .execute(&mut *tx)
             .await
             .map_err(|e| if tg_db::is_unique_violation(&e) { IamError::conflict("inv.code_taken", "项目统一代码已被其他项目使用") } else { e.into() })?
@@ -1345,6 +1368,14 @@ mod tests {
         assert!(check_code("2026-440300-39-03-000128", &city).unwrap_err().contains("不在本市"));
         assert!(check_code("2026445302-39-03-000128", &city).unwrap_err().contains("格式"));
         assert!(check_code("1999-445302-39-03-000128", &city).unwrap_err().contains("年份"));
+    }
+
+    #[test]
+    fn grouped_amounts() {
+        assert_eq!(grouped(36000.0), "36,000");
+        assert_eq!(grouped(1234.5), "1,234.5");
+        assert_eq!(grouped(999.0), "999");
+        assert_eq!(grouped(-1234567.0), "-1,234,567");
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct StateDef {
     pub escalate_to: Option<Assignee>,
     #[serde(default)]
     pub fields: FieldRules,
+    /// Whether the holder may 退回 from this step (review steps); work steps set it to false.
+    #[serde(default = "yes")]
+    pub returnable: bool,
 }
 
 fn task_kind() -> StateKind {

@@ -482,7 +482,7 @@ impl WfService {
                                 out.push(transition(t));
                             }
                         }
-                        if st.kind == StateKind::Task {
+                        if st.kind == StateKind::Task && st.returnable {
                             let targets = l.return_targets();
                             if !targets.is_empty() {
                                 let mut a = generic("return", "退回", "return");
@@ -564,14 +564,14 @@ impl WfService {
 
     /// Whether the caller may see the instance: its region (or the region it is being transferred
     /// to) is in their scope, or they hold or held a task on it.
-    pub(crate) async fn visible(&self, actor: &Principal, inst: &Inst) -> IamResult<bool> {
+    pub(crate) async fn visible(&self, conn: &mut sqlx::AnyConnection, actor: &Principal, inst: &Inst) -> IamResult<bool> {
         if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
             return Ok(true);
         }
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND assignee_id = $2")
             .bind(inst.id)
             .bind(actor.user_id)
-            .fetch_one(self.db().pool())
+            .fetch_one(&mut *conn)
             .await?
             .try_get(0)?;
         Ok(n > 0)
@@ -762,7 +762,7 @@ impl WfService {
         }
         let mut l = self.load(tx, id).await?;
         l.inst.version = input.version + 1;
-        if !self.visible(actor, &l.inst).await? {
+        if !self.visible(tx, actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
         }
         let available = self.available(actor, &l);
@@ -1442,7 +1442,7 @@ impl WfService {
     pub async fn view(&self, actor: &Principal, id: i64, facts: &Facts) -> IamResult<WfView> {
         let mut conn = self.db().pool().acquire().await?;
         let l = self.load(&mut conn, id).await?;
-        if !self.visible(actor, &l.inst).await? {
+        if !self.visible(&mut conn, actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
         }
         let hidden: Vec<&str> = l.def.transitions.iter().filter(|t| t.by_business).map(|t| t.action.as_str()).collect();
@@ -1642,8 +1642,9 @@ impl WfService {
     pub async fn candidates(&self, actor: &Principal, id: i64, q: Option<&str>, region: Option<&str>) -> IamResult<Vec<WfCandidate>> {
         let mut conn = self.db().pool().acquire().await?;
         let l = self.load(&mut conn, id).await?;
+        let ok = self.visible(&mut conn, actor, &l.inst).await?;
         drop(conn);
-        if !self.visible(actor, &l.inst).await? {
+        if !ok {
             return Err(IamError::OutOfScope);
         }
         let root = region.filter(|r| !r.is_empty()).unwrap_or(&self.city);

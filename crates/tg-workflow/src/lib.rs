@@ -41,6 +41,9 @@ pub struct WfService {
     pub(crate) city: String,
     defs: Arc<RwLock<DefCache>>,
     cal: Arc<RwLock<(i64, Arc<Calendar>)>>,
+    /// When the calendar revision and the latest definition versions were last read (epoch ms):
+    /// operations inside a transaction reuse them for a second instead of taking a second connection.
+    fresh: Arc<RwLock<(std::time::Instant, HashMap<String, i64>, Option<std::time::Instant>)>>,
     pub(crate) jobs: Arc<OnceLock<jobs::Queue>>,
 }
 
@@ -64,6 +67,7 @@ impl WfService {
             city: city.to_owned(),
             defs: Default::default(),
             cal: Arc::new(RwLock::new((-1, Arc::new(Calendar::default())))),
+            fresh: Arc::new(RwLock::new((std::time::Instant::now(), HashMap::new(), None))),
             jobs: Arc::new(OnceLock::new()),
         }
     }
@@ -152,6 +156,7 @@ impl WfService {
         .bind(self.now())
         .execute(self.db().pool())
         .await?;
+        self.fresh.write().map_err(poisoned)?.1.remove(&d.code);
         tracing::info!(code = %d.code, version, "workflow definition stored");
         Ok(())
     }
@@ -177,11 +182,30 @@ impl WfService {
 
     /// The latest version of a definition.
     pub async fn latest(&self, code: &str) -> IamResult<Arc<Definition>> {
+        let cached = {
+            let f = self.fresh.read().map_err(poisoned)?;
+            if f.0.elapsed() < std::time::Duration::from_secs(1) {
+                f.1.get(code).copied()
+            } else {
+                None
+            }
+        };
+        if let Some(v) = cached {
+            return self.definition(code, v).await;
+        }
         let v: Option<i64> = sqlx::query("SELECT MAX(version) FROM wf_definitions WHERE code = $1")
             .bind(code)
             .fetch_one(self.db().pool())
             .await?
             .try_get(0)?;
+        if let Some(v) = v {
+            let mut f = self.fresh.write().map_err(poisoned)?;
+            if f.0.elapsed() >= std::time::Duration::from_secs(1) {
+                f.1.clear();
+                f.0 = std::time::Instant::now();
+            }
+            f.1.insert(code.to_owned(), v);
+        }
         match v {
             Some(v) => self.definition(code, v).await,
             None => Err(IamError::not_found("流程定义", "wf.definition_not_found")),
@@ -235,7 +259,15 @@ impl WfService {
 
     /// The current calendar (reloaded when an edit on any node bumped its revision).
     pub async fn calendar(&self) -> IamResult<Arc<Calendar>> {
+        let recent = self.fresh.read().map_err(poisoned)?.2.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
+        if recent {
+            let c = self.cal.read().map_err(poisoned)?;
+            if c.0 >= 0 {
+                return Ok(c.1.clone());
+            }
+        }
         let rev: i64 = sqlx::query("SELECT cal_rev FROM wf_state WHERE id = 1").fetch_one(self.db().pool()).await?.try_get(0)?;
+        self.fresh.write().map_err(poisoned)?.2 = Some(std::time::Instant::now());
         {
             let c = self.cal.read().map_err(poisoned)?;
             if c.0 == rev {
@@ -302,6 +334,7 @@ impl WfService {
         ev.detail = format!("{} {name}", kind.as_str());
         self.iam.audit(&mut tx, ctx, ev).await?;
         tx.commit().await?;
+        self.fresh.write().map_err(poisoned)?.2 = None;
         Ok(CalendarDay { date, kind, name: name.to_owned() })
     }
 
@@ -317,6 +350,7 @@ impl WfService {
         sqlx::query("UPDATE wf_state SET cal_rev = cal_rev + 1 WHERE id = 1").execute(&mut *tx).await?;
         self.iam.audit(&mut tx, ctx, AuditEvent::success("wf.calendar.clear", format!("calendar:{date}"))).await?;
         tx.commit().await?;
+        self.fresh.write().map_err(poisoned)?.2 = None;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ CREATE TABLE inv_projects (
     is_legacy          INTEGER NOT NULL DEFAULT 0,
     is_demo            INTEGER NOT NULL DEFAULT 0,
     remark             TEXT,
+    search_text        TEXT NOT NULL DEFAULT '',
     signed_at          TEXT,
     produced_at        TEXT,
     instance_id        INTEGER,
@@ -41,7 +42,9 @@ CREATE INDEX inv_projects_region ON inv_projects(region_code, id) WHERE deleted_
 CREATE INDEX inv_projects_region_stage ON inv_projects(region_code, stage, id) WHERE deleted_at IS NULL;
 CREATE INDEX inv_projects_region_date ON inv_projects(region_code, first_contact_date) WHERE deleted_at IS NULL;
 CREATE INDEX inv_projects_region_industry ON inv_projects(region_code, industry_code, amount) WHERE deleted_at IS NULL;
-CREATE INDEX inv_projects_region_name ON inv_projects(region_code, name) WHERE deleted_at IS NULL;
+-- Keyword search reads name, investor and code from one short column through these indexes.
+CREATE INDEX inv_projects_region_search ON inv_projects(region_code, search_text) WHERE deleted_at IS NULL;
+CREATE INDEX inv_projects_search ON inv_projects(search_text) WHERE deleted_at IS NULL;
 CREATE INDEX inv_projects_stage ON inv_projects(stage, id) WHERE deleted_at IS NULL;
 CREATE INDEX inv_projects_date ON inv_projects(first_contact_date) WHERE deleted_at IS NULL;
 CREATE INDEX inv_projects_industry ON inv_projects(industry_code, amount) WHERE deleted_at IS NULL;

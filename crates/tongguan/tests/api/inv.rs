@@ -356,6 +356,10 @@ async fn codes_import_export_and_statistics(e: Engine) {
         )
         .await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "inv.code_taken"));
+    // Keyword search looks in names, investors and codes.
+    assert_eq!(staff.get("/api/v1/inv/projects?q=%E4%BB%A3%E7%A0%81%E6%B5%8B%E8%AF%95").await.body["total"], 2);
+    assert_eq!(staff.get("/api/v1/inv/projects?q=445302-39-03-000001").await.body["total"], 1);
+    assert_eq!(staff.get("/api/v1/inv/projects?q=%E6%B5%8B%E8%AF%95%E6%8A%95%E8%B5%84").await.body["total"], 2);
     let coded = staff.get("/api/v1/inv/codes?has_code=true").await.body;
     assert_eq!(coded["items"].as_array().unwrap().iter().filter(|p| p["id"] == json!(id)).count(), 1);
     let r = staff.raw(Method::DELETE, &format!("/api/v1/inv/projects/{id}/code"), Some(&json!({"version": version}))).await;
