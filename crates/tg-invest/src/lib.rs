@@ -337,6 +337,17 @@ impl InvService {
         }
     }
 
+    /// [`Self::stage_name`] on a given connection (inside a transaction).
+    async fn stage_name_on(&self, conn: &mut sqlx::AnyConnection, stage: &str) -> String {
+        if stage == "terminated" {
+            return "已终止".into();
+        }
+        match self.wf.latest_on(conn, DEFINITION).await {
+            Ok(d) => d.state_name(stage).to_owned(),
+            Err(_) => stage.to_owned(),
+        }
+    }
+
     /// A project row as the API shows it: the contact phone is always masked (an edit that sends
     /// the masked value back keeps the stored number).
     fn project_from(&self, r: &tg_db::Row, _full_phone: bool, stage_name: String) -> IamResult<Project> {
@@ -401,6 +412,12 @@ impl InvService {
 
     /// Facts for the workflow's guards and field permissions.
     pub async fn facts(&self, p: &Project) -> IamResult<Facts> {
+        let mut conn = self.db().pool().acquire().await?;
+        self.facts_on(&mut conn, p).await
+    }
+
+    /// [`Self::facts`] on a given connection (inside a transaction).
+    pub async fn facts_on(&self, conn: &mut sqlx::AnyConnection, p: &Project) -> IamResult<Facts> {
         let mut f = Facts { labels: FIELDS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() };
         let text = |s: &str| !s.trim().is_empty();
         for (k, filled) in [
@@ -425,7 +442,7 @@ impl InvService {
         }
         let rows = sqlx::query("SELECT DISTINCT kind FROM inv_materials WHERE project_id = $1 AND status = 'submitted'")
             .bind(p.id)
-            .fetch_all(self.db().pool())
+            .fetch_all(&mut *conn)
             .await?;
         for r in rows {
             f.attachments.insert(r.try_get(0)?);
@@ -566,7 +583,7 @@ impl InvService {
         if input.submit == Some(true) {
             let mut p = p;
             p.instance_id = Some(out.instance_id);
-            let facts = self.facts(&p).await?;
+            let facts = self.facts_on(&mut tx, &p).await?;
             let act = WfActInput { action: "submit".into(), version: 1, ..Default::default() };
             let o2 = self.wf.act_in(&mut tx, ctx, actor, out.instance_id, &act, &facts).await?;
             self.apply(&mut tx, actor, id, &o2).await?;
@@ -911,8 +928,8 @@ impl InvService {
             None => {}
         }
         if out.to_state != out.from_state || out.status == "terminated" {
-            let from = self.stage_name(&out.from_state).await;
-            let to = self.stage_name(&stage).await;
+            let from = self.stage_name_on(tx, &out.from_state).await;
+            let to = self.stage_name_on(tx, &stage).await;
             self.log_change(
                 tx,
                 id,

@@ -406,7 +406,7 @@ impl WfService {
             .await?
             .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
         let inst = inst_from(&row)?;
-        let def = self.definition(&inst.definition, inst.def_version).await?;
+        let def = self.definition_on(conn, &inst.definition, inst.def_version).await?;
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLS} FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status <> 'cancelled' ORDER BY seq, id"
         ))
@@ -590,7 +590,7 @@ impl WfService {
         summary: &[Fact],
         region: &str,
     ) -> IamResult<Outcome> {
-        let def = self.latest(definition).await?;
+        let def = self.latest_on(tx, definition).await?;
         self.start_at(tx, ctx, actor, &def, business_id, title, summary, region, &def.initial.clone(), "创建").await
     }
 
@@ -914,7 +914,7 @@ impl WfService {
                         self.insert_task(tx, id, "todo", &st, uid, "open", seq, true, None, my.due_at, my.due_date.clone()).await?
                     }
                 };
-                if let Some(d) = self.deadline_jobs(&l, &st, my.due_date.as_deref()).await? {
+                if let Some(d) = self.deadline_jobs(tx, &l, &st, my.due_date.as_deref()).await? {
                     out.deadlines.push((new_id, d));
                 }
                 self.iam
@@ -1236,7 +1236,7 @@ impl WfService {
                 users
             }
         };
-        let cal = self.calendar().await?;
+        let cal = self.calendar_on(tx).await?;
         let (due_date, due_at) = match &st.limit {
             Some(lim) => {
                 let d = cal.due(beijing_today(self.now()), lim.days, lim.working);
@@ -1286,12 +1286,18 @@ impl WfService {
         ]
     }
 
-    async fn deadline_jobs(&self, l: &Loaded, step: &str, due: Option<&str>) -> IamResult<Option<Vec<(crate::jobs::Kind, i64)>>> {
+    async fn deadline_jobs(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        l: &Loaded,
+        step: &str,
+        due: Option<&str>,
+    ) -> IamResult<Option<Vec<(crate::jobs::Kind, i64)>>> {
         let Some(st) = l.def.state(step) else { return Ok(None) };
         if due.is_none() {
             return Ok(None);
         }
-        let cal = self.calendar().await?;
+        let cal = self.calendar_on(conn).await?;
         Ok(Some(self.jobs_for(st, due, &cal)))
     }
 

@@ -166,10 +166,19 @@ impl WfService {
         if let Some(d) = self.defs.read().map_err(poisoned)?.get(&(code.to_owned(), version)) {
             return Ok(d.clone());
         }
+        let mut conn = self.db().pool().acquire().await?;
+        self.definition_on(&mut conn, code, version).await
+    }
+
+    /// [`Self::definition`] on a given connection (inside a transaction: never a second connection).
+    pub async fn definition_on(&self, conn: &mut sqlx::AnyConnection, code: &str, version: i64) -> IamResult<Arc<Definition>> {
+        if let Some(d) = self.defs.read().map_err(poisoned)?.get(&(code.to_owned(), version)) {
+            return Ok(d.clone());
+        }
         let row = sqlx::query("SELECT body FROM wf_definitions WHERE code = $1 AND version = $2")
             .bind(code)
             .bind(version)
-            .fetch_optional(self.db().pool())
+            .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| IamError::not_found("流程定义", "wf.definition_not_found"))?;
         let body: String = row.try_get(0)?;
@@ -180,24 +189,27 @@ impl WfService {
         Ok(d)
     }
 
+    fn latest_cached(&self, code: &str) -> IamResult<Option<i64>> {
+        let f = self.fresh.read().map_err(poisoned)?;
+        Ok(if f.0.elapsed() < std::time::Duration::from_secs(1) { f.1.get(code).copied() } else { None })
+    }
+
     /// The latest version of a definition.
     pub async fn latest(&self, code: &str) -> IamResult<Arc<Definition>> {
-        let cached = {
-            let f = self.fresh.read().map_err(poisoned)?;
-            if f.0.elapsed() < std::time::Duration::from_secs(1) {
-                f.1.get(code).copied()
-            } else {
-                None
-            }
-        };
-        if let Some(v) = cached {
+        if let Some(v) = self.latest_cached(code)? {
             return self.definition(code, v).await;
         }
-        let v: Option<i64> = sqlx::query("SELECT MAX(version) FROM wf_definitions WHERE code = $1")
-            .bind(code)
-            .fetch_one(self.db().pool())
-            .await?
-            .try_get(0)?;
+        let mut conn = self.db().pool().acquire().await?;
+        self.latest_on(&mut conn, code).await
+    }
+
+    /// [`Self::latest`] on a given connection.
+    pub async fn latest_on(&self, conn: &mut sqlx::AnyConnection, code: &str) -> IamResult<Arc<Definition>> {
+        if let Some(v) = self.latest_cached(code)? {
+            return self.definition_on(conn, code, v).await;
+        }
+        let v: Option<i64> =
+            sqlx::query("SELECT MAX(version) FROM wf_definitions WHERE code = $1").bind(code).fetch_one(&mut *conn).await?.try_get(0)?;
         if let Some(v) = v {
             let mut f = self.fresh.write().map_err(poisoned)?;
             if f.0.elapsed() >= std::time::Duration::from_secs(1) {
@@ -207,7 +219,7 @@ impl WfService {
             f.1.insert(code.to_owned(), v);
         }
         match v {
-            Some(v) => self.definition(code, v).await,
+            Some(v) => self.definition_on(conn, code, v).await,
             None => Err(IamError::not_found("流程定义", "wf.definition_not_found")),
         }
     }
@@ -257,16 +269,27 @@ impl WfService {
         Ok(r.try_get(0)?)
     }
 
+    fn calendar_cached(&self) -> IamResult<Option<Arc<Calendar>>> {
+        let recent = self.fresh.read().map_err(poisoned)?.2.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
+        let c = self.cal.read().map_err(poisoned)?;
+        Ok((recent && c.0 >= 0).then(|| c.1.clone()))
+    }
+
     /// The current calendar (reloaded when an edit on any node bumped its revision).
     pub async fn calendar(&self) -> IamResult<Arc<Calendar>> {
-        let recent = self.fresh.read().map_err(poisoned)?.2.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
-        if recent {
-            let c = self.cal.read().map_err(poisoned)?;
-            if c.0 >= 0 {
-                return Ok(c.1.clone());
-            }
+        if let Some(c) = self.calendar_cached()? {
+            return Ok(c);
         }
-        let rev: i64 = sqlx::query("SELECT cal_rev FROM wf_state WHERE id = 1").fetch_one(self.db().pool()).await?.try_get(0)?;
+        let mut conn = self.db().pool().acquire().await?;
+        self.calendar_on(&mut conn).await
+    }
+
+    /// [`Self::calendar`] on a given connection.
+    pub async fn calendar_on(&self, conn: &mut sqlx::AnyConnection) -> IamResult<Arc<Calendar>> {
+        if let Some(c) = self.calendar_cached()? {
+            return Ok(c);
+        }
+        let rev: i64 = sqlx::query("SELECT cal_rev FROM wf_state WHERE id = 1").fetch_one(&mut *conn).await?.try_get(0)?;
         self.fresh.write().map_err(poisoned)?.2 = Some(std::time::Instant::now());
         {
             let c = self.cal.read().map_err(poisoned)?;
@@ -274,7 +297,7 @@ impl WfService {
                 return Ok(c.1.clone());
             }
         }
-        let rows = sqlx::query("SELECT day, kind FROM wf_calendar").fetch_all(self.db().pool()).await?;
+        let rows = sqlx::query("SELECT day, kind FROM wf_calendar").fetch_all(&mut *conn).await?;
         let mut days = Vec::with_capacity(rows.len());
         for r in rows {
             let day: String = r.try_get(0)?;
