@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
     postgres: include_str!("../migrations/postgres/0001_workflow.sql"),
 }];
 
+/// When the latest definition versions (`.0`, `.1`) and the calendar revision (`.2`) were last read.
+#[derive(Debug)]
+struct Freshness(std::time::Instant, HashMap<String, i64>, Option<std::time::Instant>);
+
 /// Stored definitions by (code, version); versions never change once stored.
 type DefCache = HashMap<(String, i64), Arc<Definition>>;
 
@@ -43,7 +47,7 @@ pub struct WfService {
     cal: Arc<RwLock<(i64, Arc<Calendar>)>>,
     /// When the calendar revision and the latest definition versions were last read (epoch ms):
     /// operations inside a transaction reuse them for a second instead of taking a second connection.
-    fresh: Arc<RwLock<(std::time::Instant, HashMap<String, i64>, Option<std::time::Instant>)>>,
+    fresh: Arc<RwLock<Freshness>>,
     pub(crate) jobs: Arc<OnceLock<jobs::Queue>>,
 }
 
@@ -67,7 +71,7 @@ impl WfService {
             city: city.to_owned(),
             defs: Default::default(),
             cal: Arc::new(RwLock::new((-1, Arc::new(Calendar::default())))),
-            fresh: Arc::new(RwLock::new((std::time::Instant::now(), HashMap::new(), None))),
+            fresh: Arc::new(RwLock::new(Freshness(std::time::Instant::now(), HashMap::new(), None))),
             jobs: Arc::new(OnceLock::new()),
         }
     }
