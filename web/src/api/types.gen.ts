@@ -3573,6 +3573,8 @@ export interface components {
              * @description Working days before the deadline when the holder is reminded.
              */
             remind_before_days?: number;
+            /** @description Whether the holder may 退回 from this step (review steps); work steps set it to false. */
+            returnable?: boolean;
         };
         /**
          * @description What a state is for.
