@@ -93,13 +93,13 @@ async fn create(
 }
 
 /// A project with its workflow, materials and transfers.
-#[utoipa::path(operation_id = "inv_project", get, path = "/api/v1/inv/projects/{id}", tag = "inv", responses((status = 200, body = ProjectDetail), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "inv_project", get, path = "/api/v1/inv/projects/{id}", tag = "inv", params(("id" = i64, Path)), responses((status = 200, body = ProjectDetail), (status = 404, body = ErrorBody)))]
 async fn get(State(s): State<AppState>, auth: Auth<perm::InvRead>, AppPath(id): AppPath<i64>) -> ApiResult<Json<ProjectDetail>> {
     Ok(Json(s.inv.detail(&auth.principal, id).await?))
 }
 
 /// Edits a project (fields editable at the current step; every field of imported history).
-#[utoipa::path(operation_id = "inv_project_update", put, path = "/api/v1/inv/projects/{id}", tag = "inv", request_body = ProjectInput,
+#[utoipa::path(operation_id = "inv_project_update", put, path = "/api/v1/inv/projects/{id}", tag = "inv", params(("id" = i64, Path)), request_body = ProjectInput,
     responses((status = 200, body = ProjectDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(s): State<AppState>,
@@ -111,7 +111,7 @@ async fn update(
 }
 
 /// Deletes a project (soft, with a reason; audited; its workflow ends).
-#[utoipa::path(operation_id = "inv_project_delete", delete, path = "/api/v1/inv/projects/{id}", tag = "inv", request_body = DeleteProject,
+#[utoipa::path(operation_id = "inv_project_delete", delete, path = "/api/v1/inv/projects/{id}", tag = "inv", params(("id" = i64, Path)), request_body = DeleteProject,
     responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete(
     State(s): State<AppState>,
@@ -124,7 +124,7 @@ async fn delete(
 }
 
 /// The field-level change log (newest first).
-#[utoipa::path(operation_id = "inv_project_changes", get, path = "/api/v1/inv/projects/{id}/changes", tag = "inv", params(PageQuery), responses((status = 200, body = Page<ChangeEntry>)))]
+#[utoipa::path(operation_id = "inv_project_changes", get, path = "/api/v1/inv/projects/{id}/changes", tag = "inv", params(("id" = i64, Path), PageQuery), responses((status = 200, body = Page<ChangeEntry>)))]
 async fn changes(
     State(s): State<AppState>,
     auth: Auth<perm::InvRead>,
@@ -136,7 +136,7 @@ async fn changes(
 
 /// Saves (暂存) or submits (提交, 知会并提交) 评审备案资料 (filing), 签约信息 (signing), 补充签约信息
 /// (supplement) or 达标达产信息 (production). Submitting moves the workflow.
-#[utoipa::path(operation_id = "inv_material_save", put, path = "/api/v1/inv/projects/{id}/materials/{kind}", tag = "inv", request_body = MaterialInput,
+#[utoipa::path(operation_id = "inv_material_save", put, path = "/api/v1/inv/projects/{id}/materials/{kind}", tag = "inv", params(("id" = i64, Path), ("kind" = String, Path)), request_body = MaterialInput,
     responses((status = 200, body = ProjectDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn material(
     State(s): State<AppState>,
@@ -161,7 +161,7 @@ async fn upload(
 }
 
 /// Downloads an attachment.
-#[utoipa::path(operation_id = "inv_file", get, path = "/api/v1/inv/files/{id}", tag = "inv", responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "inv_file", get, path = "/api/v1/inv/files/{id}", tag = "inv", params(("id" = i64, Path)), responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
 async fn file(State(s): State<AppState>, auth: Auth<perm::InvRead>, AppPath(id): AppPath<i64>) -> ApiResult<impl IntoResponse> {
     let (name, content_type, body) = s.inv.file(&auth.principal, id).await?;
     let mut h = HeaderMap::new();
@@ -181,7 +181,7 @@ async fn file(State(s): State<AppState>, auth: Auth<perm::InvRead>, AppPath(id):
 }
 
 /// Sets the 项目统一代码 (format-checked, unique).
-#[utoipa::path(operation_id = "inv_code_set", put, path = "/api/v1/inv/projects/{id}/code", tag = "inv", request_body = CodeInput,
+#[utoipa::path(operation_id = "inv_code_set", put, path = "/api/v1/inv/projects/{id}/code", tag = "inv", params(("id" = i64, Path)), request_body = CodeInput,
     responses((status = 200, body = Project), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_code(
     State(s): State<AppState>,
@@ -196,7 +196,7 @@ async fn set_code(
 }
 
 /// Removes the 项目统一代码.
-#[utoipa::path(operation_id = "inv_code_delete", delete, path = "/api/v1/inv/projects/{id}/code", tag = "inv", request_body = VersionInput,
+#[utoipa::path(operation_id = "inv_code_delete", delete, path = "/api/v1/inv/projects/{id}/code", tag = "inv", params(("id" = i64, Path)), request_body = VersionInput,
     responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_code(
     State(s): State<AppState>,

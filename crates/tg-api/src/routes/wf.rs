@@ -97,14 +97,14 @@ async fn counts(State(s): State<AppState>, auth: Auth<perm::SignedIn>) -> ApiRes
 }
 
 /// Marks a copy (抄送) as read.
-#[utoipa::path(operation_id = "wf_task_read", post, path = "/api/v1/wf/tasks/{id}/read", tag = "wf", responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "wf_task_read", post, path = "/api/v1/wf/tasks/{id}/read", tag = "wf", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn mark_read(State(s): State<AppState>, auth: Auth<perm::SignedIn>, AppPath(id): AppPath<i64>) -> ApiResult<StatusCode> {
     s.wf.mark_read(&auth.principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// An instance with what the caller may do now, its holders and its full step log.
-#[utoipa::path(operation_id = "wf_instance", get, path = "/api/v1/wf/instances/{id}", tag = "wf", responses((status = 200, body = WfView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "wf_instance", get, path = "/api/v1/wf/instances/{id}", tag = "wf", params(("id" = i64, Path)), responses((status = 200, body = WfView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn instance(State(s): State<AppState>, auth: Auth<perm::SignedIn>, AppPath(id): AppPath<i64>) -> ApiResult<Json<WfView>> {
     let (_, f) = facts(&s, id).await?;
     Ok(Json(s.wf.view(&auth.principal, id, &f).await?))
@@ -112,7 +112,7 @@ async fn instance(State(s): State<AppState>, auth: Auth<perm::SignedIn>, AppPath
 
 /// Does one operation (a transition of the definition, or 退回, 撤回, 终止, 催办, 抄送, 转办, 委派, 加签,
 /// 交回). `version` must be the instance version the caller saw: 409 `wf.conflict` otherwise.
-#[utoipa::path(operation_id = "wf_act", post, path = "/api/v1/wf/instances/{id}/act", tag = "wf", request_body = WfActInput,
+#[utoipa::path(operation_id = "wf_act", post, path = "/api/v1/wf/instances/{id}/act", tag = "wf", params(("id" = i64, Path)), request_body = WfActInput,
     responses((status = 200, body = WfView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn act(
     State(s): State<AppState>,
@@ -134,7 +134,7 @@ async fn act(
 }
 
 /// People to hand over, delegate to, add or copy (active users of the city or a region).
-#[utoipa::path(operation_id = "wf_candidates", get, path = "/api/v1/wf/instances/{id}/candidates", tag = "wf", params(CandidateQuery), responses((status = 200, body = Vec<WfCandidate>)))]
+#[utoipa::path(operation_id = "wf_candidates", get, path = "/api/v1/wf/instances/{id}/candidates", tag = "wf", params(("id" = i64, Path), CandidateQuery), responses((status = 200, body = Vec<WfCandidate>)))]
 async fn candidates(
     State(s): State<AppState>,
     auth: Auth<perm::SignedIn>,
@@ -164,7 +164,7 @@ async fn definitions(State(s): State<AppState>, auth: Auth<perm::SignedIn>) -> A
 }
 
 /// One definition version (states, transitions: the diagram's data).
-#[utoipa::path(operation_id = "wf_definition", get, path = "/api/v1/wf/definitions/{code}", tag = "wf", params(VersionQuery), responses((status = 200, body = WfDefinitionView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "wf_definition", get, path = "/api/v1/wf/definitions/{code}", tag = "wf", params(("code" = String, Path), VersionQuery), responses((status = 200, body = WfDefinitionView), (status = 404, body = ErrorBody)))]
 async fn definition(
     State(s): State<AppState>,
     auth: Auth<perm::SignedIn>,
@@ -194,7 +194,7 @@ async fn calendar(
 }
 
 /// Sets a day as a holiday or a make-up working day (system administrator).
-#[utoipa::path(operation_id = "wf_calendar_set", put, path = "/api/v1/wf/calendar/{date}", tag = "wf", request_body = DayInput, responses((status = 200, body = CalendarDay), (status = 422, body = ErrorBody)))]
+#[utoipa::path(operation_id = "wf_calendar_set", put, path = "/api/v1/wf/calendar/{date}", tag = "wf", params(("date" = String, Path)), request_body = DayInput, responses((status = 200, body = CalendarDay), (status = 422, body = ErrorBody)))]
 async fn set_day(
     State(s): State<AppState>,
     auth: Auth<perm::WfAdmin>,
@@ -205,7 +205,7 @@ async fn set_day(
 }
 
 /// Makes a day ordinary again (system administrator).
-#[utoipa::path(operation_id = "wf_calendar_clear", delete, path = "/api/v1/wf/calendar/{date}", tag = "wf", responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(operation_id = "wf_calendar_clear", delete, path = "/api/v1/wf/calendar/{date}", tag = "wf", params(("date" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn clear_day(State(s): State<AppState>, auth: Auth<perm::WfAdmin>, AppPath(date): AppPath<String>) -> ApiResult<StatusCode> {
     s.wf.clear_day(&auth.ctx(), &date).await?;
     Ok(StatusCode::NO_CONTENT)
