@@ -350,7 +350,7 @@ impl InvService {
 
     /// A project row as the API shows it: the contact phone is always masked (an edit that sends
     /// the masked value back keeps the stored number).
-    fn project_from(&self, r: &tg_db::Row, _full_phone: bool, stage_name: String) -> IamResult<Project> {
+    fn project_from(&self, r: &tg_db::Row, stage_name: String) -> IamResult<Project> {
         let industry: String = r.try_get(5)?;
         let phone: String = r.try_get(12)?;
         Ok(Project {
@@ -407,7 +407,7 @@ impl InvService {
         }
         let stage: String = r.try_get(18)?;
         let name = self.stage_name(&stage).await;
-        self.project_from(&r, actor.has("inv:write"), name)
+        self.project_from(&r, name)
     }
 
     /// Facts for the workflow's guards and field permissions.
@@ -458,7 +458,7 @@ impl InvService {
             .await?;
         match r {
             Some(r) => {
-                let p = self.project_from(&r, false, String::new())?;
+                let p = self.project_from(&r, String::new())?;
                 self.facts(&p).await
             }
             None => Ok(Facts { labels: FIELDS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() }),
@@ -643,7 +643,7 @@ impl InvService {
 
     pub(crate) async fn project_in(&self, tx: &mut tg_db::Tx, id: i64) -> IamResult<Project> {
         let r = sqlx::query(&format!("SELECT {COLS} FROM inv_projects p WHERE p.id = $1")).bind(id).fetch_one(&mut **tx).await?;
-        self.project_from(&r, true, String::new())
+        self.project_from(&r, String::new())
     }
 
     /// Edits a project: only fields editable at the current step (all fields on legacy records).
@@ -961,7 +961,7 @@ impl InvService {
         for r in rows {
             let stage: String = r.try_get(18)?;
             let name = if stage == "terminated" { "已终止".to_owned() } else { def.state_name(&stage).to_owned() };
-            items.push(self.project_from(&r, false, name)?);
+            items.push(self.project_from(&r, name)?);
         }
         Ok(Page::new(items, total, &page))
     }
@@ -1251,7 +1251,7 @@ impl InvService {
     }
 
     /// Choices for forms and filters.
-    pub async fn options(&self, actor: &Principal) -> IamResult<InvOptions> {
+    pub async fn options(&self) -> IamResult<InvOptions> {
         let def = self.wf.latest(DEFINITION).await?;
         let mut stages: Vec<CodeName> = def.states.iter().map(|s| CodeName { code: s.code.clone(), name: s.name.clone() }).collect();
         stages.push(CodeName { code: "terminated".into(), name: "已终止".into() });
@@ -1262,7 +1262,6 @@ impl InvService {
         let mut counties = Vec::new();
         for r in rows {
             let code: String = r.try_get(0)?;
-            let _ = actor;
             counties.push(CodeName { code, name: r.try_get(1)? });
         }
         Ok(InvOptions {

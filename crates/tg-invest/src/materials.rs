@@ -1,7 +1,7 @@
 //! 评审备案资料, 签约信息, 补充签约信息 and 达标达产信息: form data plus attachments, saved as a draft
 //! (暂存), submitted (提交, which moves the workflow), or submitted with copies (知会并提交).
 
-use crate::{InvService, BUSINESS};
+use crate::InvService;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -417,7 +417,6 @@ impl InvService {
             AuditEvent::success(if input.submit { "inv.material.submit" } else { "inv.material.save" }, format!("inv_project:{id}"));
         ev.detail = kind.to_owned();
         self.iam.audit(&mut tx, ctx, ev).await?;
-        let _ = BUSINESS;
         self.wf.commit(tx, &out).await?;
         self.detail(actor, id).await
     }

@@ -67,8 +67,8 @@ pub struct TransferQuery {
 
 /// Form and filter choices (sources, stages, counties, GB/T 4754 industries, document types, file limits).
 #[utoipa::path(operation_id = "inv_options", get, path = "/api/v1/inv/options", tag = "inv", responses((status = 200, body = InvOptions)))]
-async fn options(State(s): State<AppState>, auth: Auth<perm::InvRead>) -> ApiResult<Json<InvOptions>> {
-    Ok(Json(s.inv.options(&auth.principal).await?))
+async fn options(State(s): State<AppState>, _auth: Auth<perm::InvRead>) -> ApiResult<Json<InvOptions>> {
+    Ok(Json(s.inv.options().await?))
 }
 
 /// Projects in the caller's scope (and those being transferred to it), filtered and paged.

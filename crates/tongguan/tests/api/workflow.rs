@@ -2,7 +2,7 @@
 //! 抄送 / 终止, version pinning, optimistic locking, guards, deadlines across holidays and 调休 days,
 //! the calendar administration, and timeout jobs that fire after a restart.
 
-use crate::harness::{pg_admin_url, spawn_app, Engine, TestApp};
+use crate::harness::{spawn_app, Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -360,5 +360,4 @@ async fn timeout_jobs_fire_after_a_restart(e: Engine) {
             .await
             .unwrap();
     assert_eq!(open, 0);
-    let _ = pg_admin_url();
 }
