@@ -171,7 +171,7 @@ impl Iam {
         q.push(" WHERE r.parent_code = ").bind(code.as_str());
         q.push(" ORDER BY r.code LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
         let items = q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?;
-        Ok(Page { items, total, page: page.page(), page_size: size })
+        Ok(Page { items, total, page: page.page(), page_size: size, capped: false })
     }
 
     /// Root → node. The node must be in scope; its ancestors are shown for orientation.

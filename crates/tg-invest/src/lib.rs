@@ -9,6 +9,7 @@ pub mod demo;
 pub mod excel;
 pub mod industry;
 pub mod materials;
+pub mod search;
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -19,13 +20,22 @@ use tg_workflow::engine::Fact;
 use tg_workflow::{Facts, Outcome, WfActInput, WfChange, WfService, WfView};
 use utoipa::{IntoParams, ToSchema};
 
-pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
-    component: "invest",
-    version: 1,
-    name: "invest",
-    sqlite: include_str!("../migrations/sqlite/0001_invest.sql"),
-    postgres: include_str!("../migrations/postgres/0001_invest.sql"),
-}];
+pub const MIGRATIONS: &[tg_db::Migration] = &[
+    tg_db::Migration {
+        component: "invest",
+        version: 1,
+        name: "invest",
+        sqlite: include_str!("../migrations/sqlite/0001_invest.sql"),
+        postgres: include_str!("../migrations/postgres/0001_invest.sql"),
+    },
+    tg_db::Migration {
+        component: "invest",
+        version: 2,
+        name: "search",
+        sqlite: include_str!("../migrations/sqlite/0002_search.sql"),
+        postgres: include_str!("../migrations/postgres/0002_search.sql"),
+    },
+];
 
 pub const BUSINESS: &str = "inv_project";
 pub const DEFINITION: &str = "inv_project";
@@ -395,8 +405,17 @@ impl InvService {
 
     /// A project the caller may see (404 for others, so ids do not leak).
     pub async fn get(&self, actor: &Principal, id: i64) -> IamResult<Project> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM inv_projects p WHERE p.id = $1 AND p.deleted_at IS NULL"))
-            .bind(id)
+        self.get_where(actor, "p.id", id).await
+    }
+
+    /// The project bound to a workflow instance, as [`Self::get`].
+    pub async fn get_by_instance(&self, actor: &Principal, instance_id: i64) -> IamResult<Project> {
+        self.get_where(actor, "p.instance_id", instance_id).await
+    }
+
+    async fn get_where(&self, actor: &Principal, column: &'static str, value: i64) -> IamResult<Project> {
+        let r = sqlx::query(&format!("SELECT {COLS} FROM inv_projects p WHERE {column} = $1 AND p.deleted_at IS NULL"))
+            .bind(value)
             .fetch_optional(self.db().pool())
             .await?
             .ok_or_else(|| IamError::not_found("项目", "inv.project_not_found"))?;
@@ -609,8 +628,8 @@ impl InvService {
         let r = sqlx::query(
             "INSERT INTO inv_projects (name, investor, investor_origin, industry_code, amount, land_area, expected_output, expected_tax, \
              contact_name, contact_phone, contact_phone_mask, source, first_contact_date, region_code, stage, code, is_legacy, is_demo, remark, \
-             created_by, created_by_name, created_at, updated_at, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23) RETURNING id",
+             created_by, created_by_name, created_at, updated_at, search_text, search_grams) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24) RETURNING id",
         )
         .bind(&n.name)
         .bind(&n.investor)
@@ -635,6 +654,7 @@ impl InvService {
         .bind(&actor.display_name)
         .bind(now)
         .bind(search_text(&n.name, &n.investor, code))
+        .bind(search::search_grams(&search_text(&n.name, &n.investor, code)))
         .fetch_one(&mut **tx)
         .await
         .map_err(|e| if tg_db::is_unique_violation(&e) { IamError::conflict("inv.code_taken", "项目统一代码已被其他项目使用") } else { e.into() })?;
@@ -695,7 +715,7 @@ impl InvService {
         let done = sqlx::query(
             "UPDATE inv_projects SET name = $1, investor = $2, investor_origin = $3, industry_code = $4, amount = $5, land_area = $6, \
              expected_output = $7, expected_tax = $8, contact_name = $9, contact_phone = $10, contact_phone_mask = $11, source = $12, \
-             first_contact_date = $13, region_code = $14, remark = $15, version = version + 1, updated_at = $16, search_text = $19 \
+             first_contact_date = $13, region_code = $14, remark = $15, version = version + 1, updated_at = $16, search_text = $19, search_grams = $20 \
              WHERE id = $17 AND version = $18 AND deleted_at IS NULL",
         )
         .bind(&n.name)
@@ -717,6 +737,7 @@ impl InvService {
         .bind(id)
         .bind(version)
         .bind(search_text(&n.name, &n.investor, old.code.as_deref()))
+        .bind(search::search_grams(&search_text(&n.name, &n.investor, old.code.as_deref())))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -824,16 +845,12 @@ impl InvService {
 
     /// Acts on the project's workflow and mirrors the result into the project.
     pub async fn act(&self, ctx: &AuditCtx, actor: &Principal, instance_id: i64, input: &WfActInput) -> IamResult<WfView> {
-        let row = sqlx::query("SELECT id FROM inv_projects WHERE instance_id = $1 AND deleted_at IS NULL")
-            .bind(instance_id)
-            .fetch_optional(self.db().pool())
-            .await?
-            .ok_or_else(|| IamError::not_found("项目", "inv.project_not_found"))?;
-        let id: i64 = row.try_get(0)?;
-        let p = self.get(actor, id).await?;
+        let p = self.get_by_instance(actor, instance_id).await?;
+        let id = p.id;
         let facts = self.facts(&p).await?;
+        let snapshot = self.wf.snapshot(instance_id).await?;
         let mut tx = self.db().begin().await?;
-        let out = self.wf.act_in(&mut tx, ctx, actor, instance_id, input, &facts).await?;
+        let out = self.wf.act_in_with(&mut tx, ctx, actor, instance_id, input, &facts, Some(snapshot)).await?;
         self.apply(&mut tx, actor, id, &out).await?;
         self.wf.commit(tx, &out).await?;
         // After a confirmed transfer out of the caller's county the project is no longer theirs.
@@ -841,6 +858,35 @@ impl InvService {
             IamError::OutOfScope => IamError::conflict("inv.transferred", "项目已流转至其他县（市、区）"),
             e => e,
         })
+    }
+
+    /// Fills in the keyword index pairs of projects written before the index existed (or by a tool
+    /// that wrote only `search_text`), in batches. Returns how many projects it indexed.
+    pub async fn reindex_search(&self) -> IamResult<u64> {
+        let mut last = 0i64;
+        let mut done = 0u64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, search_text FROM inv_projects WHERE id > $1 AND search_grams = '' AND search_text <> '' ORDER BY id LIMIT 500",
+            )
+            .bind(last)
+            .fetch_all(self.db().pool())
+            .await?;
+            let Some(r) = rows.last() else { return Ok(done) };
+            last = r.try_get(0)?;
+            let mut tx = self.db().begin().await?;
+            for r in &rows {
+                let text: String = r.try_get(1)?;
+                let id: i64 = r.try_get(0)?;
+                sqlx::query("UPDATE inv_projects SET search_grams = $1 WHERE id = $2 AND search_grams = ''")
+                    .bind(search::search_grams(&text))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            done += rows.len() as u64;
+        }
     }
 
     /// Mirrors a workflow outcome into the project: stage, region, transfers, signing/production dates.
@@ -946,9 +992,11 @@ impl InvService {
     pub async fn list(&self, actor: &Principal, f: &ProjectFilter) -> IamResult<Page<Project>> {
         let page = PageQuery { page: f.page, page_size: f.page_size };
         let (limit, offset) = page.limit_offset();
-        let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM inv_projects p");
+        // A capped count: a county's 50,000 projects are "10,000+", not 50,000 index entries per page view.
+        let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM (SELECT 1 FROM inv_projects p");
         self.scope_filter(actor, &mut count).await?;
         self.filter(f, &mut count)?;
+        count.push(" LIMIT ").bind(tg_kernel::page::COUNT_CAP + 1).push(") c");
         let total: i64 = count.query().fetch_one(self.db().pool()).await?.try_get(0)?;
         let mut sel = tg_db::SqlBuf::new("");
         sel.push("SELECT ").push(COLS).push(" FROM inv_projects p");
@@ -963,7 +1011,7 @@ impl InvService {
             let name = if stage == "terminated" { "已终止".to_owned() } else { def.state_name(&stage).to_owned() };
             items.push(self.project_from(&r, name)?);
         }
-        Ok(Page::new(items, total, &page))
+        Ok(Page::capped(items, total, &page))
     }
 
     /// The caller's scope as a condition: projects sit at county level, so the city sees everything,
@@ -994,6 +1042,16 @@ impl InvService {
 
     pub(crate) fn filter(&self, f: &ProjectFilter, b: &mut tg_db::SqlBuf) -> IamResult<()> {
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            // The pair index narrows the candidates; the LIKE keeps exact substring semantics.
+            match search::gram_query(q, self.db().backend()) {
+                Some(search::GramQuery::Fts5(m)) => {
+                    b.push(" AND p.id IN (SELECT rowid FROM inv_projects_fts WHERE inv_projects_fts MATCH ").bind(m).push(")");
+                }
+                Some(search::GramQuery::TsQuery(m)) => {
+                    b.push(" AND to_tsvector('simple', p.search_grams) @@ to_tsquery('simple', ").bind(m).push(")");
+                }
+                None => {}
+            }
             b.push(" AND p.search_text LIKE ").bind(tg_db::SqlBuf::like_contains(&q.to_lowercase())).push(" ESCAPE '\\'");
         }
         if let Some(i) = f.industry.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -1024,10 +1082,19 @@ impl InvService {
         if let Some(a) = f.amount_max {
             b.push(" AND p.amount <= ").bind(a);
         }
-        for (v, op) in [(&f.date_from, " AND p.first_contact_date >= "), (&f.date_to, " AND p.first_contact_date <= ")] {
+        let mut range = Vec::new();
+        for (v, op, field) in
+            [(&f.date_from, " AND p.first_contact_date >= ", "date_from"), (&f.date_to, " AND p.first_contact_date <= ", "date_to")]
+        {
             if let Some(d) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                let d = tg_workflow::calendar::parse_date(d).ok_or_else(|| IamError::field("date_from", "日期格式应为 YYYY-MM-DD"))?;
+                let d = tg_workflow::calendar::parse_date(d).ok_or_else(|| IamError::field(field, "日期格式应为 YYYY-MM-DD"))?;
                 b.push(op).bind(tg_workflow::calendar::fmt_date(d));
+                range.push(d);
+            }
+        }
+        if let [from, to] = range[..] {
+            if from > to {
+                return Err(IamError::field("date_to", "截止日期不能早于起始日期"));
             }
         }
         if let Some(l) = f.legacy {
@@ -1117,13 +1184,14 @@ impl InvService {
         }
         let mut tx = self.db().begin().await?;
         let n = sqlx::query(
-            "UPDATE inv_projects SET code = $1, version = version + 1, updated_at = $2, search_text = $5 WHERE id = $3 AND version = $4 AND deleted_at IS NULL",
+            "UPDATE inv_projects SET code = $1, version = version + 1, updated_at = $2, search_text = $5, search_grams = $6 WHERE id = $3 AND version = $4 AND deleted_at IS NULL",
         )
         .bind(code)
         .bind(self.now())
         .bind(id)
         .bind(version)
         .bind(search_text(&p.name, &p.investor, code))
+        .bind(search::search_grams(&search_text(&p.name, &p.investor, code)))
             .execute(&mut *tx)
             .await
             .map_err(|e| if tg_db::is_unique_violation(&e) { IamError::conflict("inv.code_taken", "项目统一代码已被其他项目使用") } else { e.into() })?

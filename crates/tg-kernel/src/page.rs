@@ -41,17 +41,35 @@ impl PageQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
     pub total: i64,
     pub page: u32,
     pub page_size: u32,
+    /// The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap.
+    #[serde(default)]
+    pub capped: bool,
 }
+
+/// The largest exact count a long list computes: beyond it the list says "10,000+" (narrow the filter).
+pub const COUNT_CAP: i64 = 10_000;
 
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, total: i64, q: &PageQuery) -> Self {
-        Self { items, total, page: q.page(), page_size: q.page_size() }
+        Self { items, total, page: q.page(), page_size: q.page_size(), capped: false }
+    }
+    /// A page whose count ran with `LIMIT COUNT_CAP + 1`: a count above the cap is reported as the cap.
+    pub fn capped(items: Vec<T>, counted: i64, q: &PageQuery) -> Self {
+        let capped = counted > COUNT_CAP;
+        Self { items, total: counted.min(COUNT_CAP), page: q.page(), page_size: q.page_size(), capped }
     }
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page, page_size: self.page_size }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            page: self.page,
+            page_size: self.page_size,
+            capped: self.capped,
+        }
     }
 }
 

@@ -225,6 +225,8 @@ pub struct Outcome {
     pub comment: String,
     /// (task id, jobs to schedule: kind and epoch ms).
     pub(crate) deadlines: Vec<(i64, Vec<(crate::jobs::Kind, i64)>)>,
+    /// The audit row of an operation that runs with a snapshot, written by [`WfService::commit`].
+    pub(crate) audit: Option<(AuditCtx, AuditEvent)>,
 }
 
 /// An instance row.
@@ -246,10 +248,17 @@ pub(crate) struct Inst {
     pub initiator_id: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Display names as read with the row (for views; not updated by an operation in progress).
+    pub initiator_name: Option<String>,
+    pub region_name: Option<String>,
+    pub pending_region_name: Option<String>,
 }
 
 const INST_COLS: &str = "id, definition, def_version, business_type, business_id, title, summary, region_code, state, status, \
-    pending_region, origin_state, version, initiator_id, created_at, updated_at";
+    pending_region, origin_state, version, initiator_id, created_at, updated_at, \
+    (SELECT u.display_name FROM users u WHERE u.id = wf_instances.initiator_id), \
+    (SELECT r.name FROM regions r WHERE r.code = wf_instances.region_code), \
+    (SELECT r.name FROM regions r WHERE r.code = wf_instances.pending_region)";
 
 fn inst_from(r: &tg_db::Row) -> Result<Inst, sqlx::Error> {
     Ok(Inst {
@@ -269,6 +278,9 @@ fn inst_from(r: &tg_db::Row) -> Result<Inst, sqlx::Error> {
         initiator_id: r.try_get(13)?,
         created_at: r.try_get(14)?,
         updated_at: r.try_get(15)?,
+        initiator_name: r.try_get(16)?,
+        region_name: r.try_get(17)?,
+        pending_region_name: r.try_get(18)?,
     })
 }
 
@@ -310,6 +322,9 @@ pub(crate) struct Step {
     pub from: String,
     pub to: String,
 }
+
+/// An instance as read before a write transaction (see [`WfService::snapshot`]).
+pub struct Snapshot(Loaded);
 
 /// Everything about an instance an operation needs.
 pub(crate) struct Loaded {
@@ -655,6 +670,9 @@ impl WfService {
             initiator_id: actor.user_id,
             created_at: now,
             updated_at: now,
+            initiator_name: Some(actor.display_name.clone()),
+            region_name: None,
+            pending_region_name: None,
         };
         let mut out = Outcome {
             instance_id: id,
@@ -747,6 +765,35 @@ impl WfService {
         input: &WfActInput,
         facts: &Facts,
     ) -> IamResult<Outcome> {
+        self.act_in_with(tx, ctx, actor, id, input, facts, None).await
+    }
+
+    /// Reads an instance before the write transaction, so that the transaction (which on SQLite
+    /// holds the single write lock) does not spend its time reading. Pass it to [`Self::act_in_with`].
+    pub async fn snapshot(&self, id: i64) -> IamResult<Snapshot> {
+        let mut conn = self.db().pool().acquire().await?;
+        Ok(Snapshot(self.load(&mut conn, id).await?))
+    }
+
+    /// [`Self::act_in`] with an optional snapshot read before the transaction. The snapshot is used
+    /// only if it shows the version being claimed: every change to an instance, its tasks or its log
+    /// raises the version, so a successful claim of that version proves the snapshot current.
+    ///
+    /// With a snapshot the audit row is written by [`Self::commit`], as the transaction's last
+    /// statement: appending to the audit chain locks its head until the commit, and the business
+    /// writes that follow the operation (the project's stage, its change log) should not extend that
+    /// lock. Such a transaction must therefore end with [`Self::commit`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn act_in_with(
+        &self,
+        tx: &mut Tx,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        id: i64,
+        input: &WfActInput,
+        facts: &Facts,
+        snapshot: Option<Snapshot>,
+    ) -> IamResult<Outcome> {
         // Claim first: of concurrent actors only one passes this update.
         let now = self.now();
         let claimed = sqlx::query("UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
@@ -760,7 +807,11 @@ impl WfService {
             let exists = sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
             return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
         }
-        let mut l = self.load(tx, id).await?;
+        let deferred_audit = snapshot.is_some();
+        let mut l = match snapshot {
+            Some(Snapshot(l)) if l.inst.id == id && l.inst.version == input.version => l,
+            _ => self.load(tx, id).await?,
+        };
         l.inst.version = input.version + 1;
         if !self.visible(tx, actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
@@ -961,7 +1012,11 @@ impl WfService {
         }
         let mut ev = AuditEvent::success("wf.act", format!("wf_instance:{id}"));
         ev.detail = format!("{} {}→{}", input.action, out.from_state, out.to_state);
-        self.iam.audit(tx, ctx, ev).await?;
+        if deferred_audit {
+            out.audit = Some((ctx.clone(), ev));
+        } else {
+            self.iam.audit(tx, ctx, ev).await?;
+        }
         Ok(out)
     }
 
@@ -1437,8 +1492,11 @@ impl WfService {
         })
     }
 
-    /// Schedules the deadline jobs of an operation (after its transaction committed).
-    pub async fn commit(&self, tx: Tx, out: &Outcome) -> IamResult<()> {
+    /// Writes a deferred audit row, commits, and schedules the deadline jobs of the operation.
+    pub async fn commit(&self, mut tx: Tx, out: &Outcome) -> IamResult<()> {
+        if let Some((ctx, ev)) = &out.audit {
+            self.iam.audit(&mut tx, ctx, ev.clone()).await?;
+        }
         tx.commit().await?;
         self.schedule(out);
         Ok(())
@@ -1454,7 +1512,7 @@ impl WfService {
         let hidden: Vec<&str> = l.def.transitions.iter().filter(|t| t.by_business).map(|t| t.action.as_str()).collect();
         let actions = self.available(actor, &l).into_iter().filter(|a| !hidden.contains(&a.action.as_str())).collect();
         let field_perms = self.field_perms(actor, &l, facts);
-        let instance = self.instance_dto(&mut conn, &l).await?;
+        let instance = self.instance_dto(&l);
         let rows = sqlx::query(&format!(
             "{TASK_SELECT} WHERE t.instance_id = $1 AND t.step = $2 AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated') ORDER BY t.seq, t.id"
         ))
@@ -1500,19 +1558,9 @@ impl WfService {
         Ok(WfView { instance, actions, field_perms, open_tasks, my_task, log })
     }
 
-    async fn instance_dto(&self, conn: &mut sqlx::AnyConnection, l: &Loaded) -> IamResult<WfInstance> {
+    fn instance_dto(&self, l: &Loaded) -> WfInstance {
         let i = &l.inst;
-        let initiator: Option<String> = sqlx::query("SELECT display_name FROM users WHERE id = $1")
-            .bind(i.initiator_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        let pending_region_name = match &i.pending_region {
-            Some(p) => Some(self.region_name(conn, p).await?),
-            None => None,
-        };
-        Ok(WfInstance {
+        WfInstance {
             id: i.id,
             definition: i.definition.clone(),
             def_name: l.def.name.clone(),
@@ -1522,18 +1570,18 @@ impl WfService {
             title: i.title.clone(),
             summary: serde_json::from_str(&i.summary).unwrap_or_default(),
             region_code: i.region_code.clone(),
-            region_name: self.region_name(conn, &i.region_code).await?,
+            region_name: i.region_name.clone().unwrap_or_else(|| i.region_code.clone()),
             state: i.state.clone(),
             state_name: l.def.state_name(&i.state).to_owned(),
             status: i.status.clone(),
             pending_region: i.pending_region.clone(),
-            pending_region_name,
+            pending_region_name: i.pending_region.as_ref().map(|p| i.pending_region_name.clone().unwrap_or_else(|| p.clone())),
             version: i.version,
             initiator_id: i.initiator_id,
-            initiator_name: initiator.unwrap_or_default(),
+            initiator_name: i.initiator_name.clone().unwrap_or_default(),
             created_at: i.created_at,
             updated_at: i.updated_at,
-        })
+        }
     }
 
     fn task_dto(&self, r: &tg_db::Row, def: &Definition) -> IamResult<WfTask> {

@@ -49,6 +49,8 @@ pub struct WfService {
     /// operations inside a transaction reuse them for a second instead of taking a second connection.
     fresh: Arc<RwLock<Freshness>>,
     pub(crate) jobs: Arc<OnceLock<jobs::Queue>>,
+    /// Instance id -> business type, which never changes once an instance exists.
+    business_types: Arc<RwLock<HashMap<i64, String>>>,
 }
 
 impl std::fmt::Debug for WfService {
@@ -73,6 +75,7 @@ impl WfService {
             cal: Arc::new(RwLock::new((-1, Arc::new(Calendar::default())))),
             fresh: Arc::new(RwLock::new(Freshness(std::time::Instant::now(), HashMap::new(), None))),
             jobs: Arc::new(OnceLock::new()),
+            business_types: Default::default(),
         }
     }
 
@@ -265,12 +268,22 @@ impl WfService {
 
     /// The business type of an instance (404 when there is none).
     pub async fn business_type_of(&self, instance: i64) -> IamResult<String> {
+        if let Some(t) = self.business_types.read().map_err(poisoned)?.get(&instance) {
+            return Ok(t.clone());
+        }
         let r = sqlx::query("SELECT business_type FROM wf_instances WHERE id = $1")
             .bind(instance)
             .fetch_optional(self.db().pool())
             .await?
             .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
-        Ok(r.try_get(0)?)
+        let t: String = r.try_get(0)?;
+        let mut cache = self.business_types.write().map_err(poisoned)?;
+        // A bounded memo: start over rather than grow without limit.
+        if cache.len() >= 200_000 {
+            cache.clear();
+        }
+        cache.insert(instance, t.clone());
+        Ok(t)
     }
 
     fn calendar_cached(&self) -> IamResult<Option<Arc<Calendar>>> {

@@ -59,6 +59,17 @@ async fn table_names(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<Vec<Stri
     // The job library's own tables (SQLite; on PostgreSQL they live in schema `apalis`) are not data:
     // restored deadlines are re-scheduled from `wf_tasks` at the next start.
     names.retain(|n| !matches!(n.as_str(), "tg_schema_migrations" | "Jobs" | "Workers" | "_sqlx_migrations"));
+    // Full-text indexes (SQLite FTS5 virtual tables and their shadow tables) are derived data: triggers
+    // rebuild them from the restored rows.
+    if db.backend() == Backend::Sqlite {
+        let virtuals: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        names.retain(|n| !virtuals.iter().any(|v| n == v || n.starts_with(&format!("{v}_"))));
+    }
     names.sort_by_key(|n| (ORDER.iter().position(|o| o == n).unwrap_or(ORDER.len()), n.clone()));
     Ok(names)
 }

@@ -172,6 +172,14 @@ impl App {
 
     /// Background duties of a serving node: the daily SM2-signed audit checkpoint and syslog shipping.
     pub fn spawn_jobs(&self) {
+        let inv = self.inv.clone();
+        tokio::spawn(async move {
+            match inv.reindex_search().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(projects = n, "招商 keyword index filled in"),
+                Err(e) => tracing::error!(error = %e, "filling in the 招商 keyword index failed"),
+            }
+        });
         let wf = self.wf.clone();
         tokio::spawn(async move {
             if let Err(e) = wf.start_worker().await {

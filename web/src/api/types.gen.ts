@@ -2748,6 +2748,8 @@ export interface components {
             uri: string;
         };
         Page_AuditRecord: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 action: string;
                 /** Format: int64 */
@@ -2769,10 +2771,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_ChangeEntry: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 action: string;
                 action_name: string;
@@ -2787,10 +2794,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Comment: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 author_name: string;
                 author_region_name: string;
@@ -2814,10 +2826,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Department: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 code: string;
                 created_at: string;
@@ -2833,10 +2850,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Feature: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 created_at: string;
                 crs: string;
@@ -2859,10 +2881,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Indicator: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** @description Whether regions add up to their parent. */
                 additive_regions: boolean;
@@ -2920,10 +2947,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Instruction: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** Format: int64 */
                 author_id: number;
@@ -2952,10 +2984,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Layer: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 attr_schema: components["schemas"]["AttrDef"][];
                 code: string;
@@ -2988,10 +3025,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Message: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 body: string;
                 created_at: string;
@@ -3007,10 +3049,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_MfaStatus: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 confirmed_at?: string | null;
                 display_name: string;
@@ -3026,10 +3073,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Project: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** Format: double */
                 amount: number;
@@ -3076,10 +3128,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Region: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 code: string;
                 has_children: boolean;
@@ -3093,10 +3150,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Role: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 builtin: boolean;
                 code: string;
@@ -3116,10 +3178,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_Transfer: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** Format: int64 */
                 created_at: number;
@@ -3145,10 +3212,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_User: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** @description Clearance as a subject (安全标记): which labelled objects the account may reach. */
                 clearance: components["schemas"]["SecurityLabel"];
@@ -3177,10 +3249,15 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         Page_WfTask: {
+            /** @description The count stopped at its cap (`total` is a lower bound), so counting a huge result stays cheap. */
+            capped?: boolean;
             items: {
                 /** Format: int64 */
                 assignee_id: number;
@@ -3221,7 +3298,10 @@ export interface components {
             page: number;
             /** Format: int32 */
             page_size: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Rows matching the filter; when `capped` is true there are at least this many (shown as "10,000+").
+             */
             total: number;
         };
         PasswordInput: {

@@ -63,9 +63,11 @@ export type BoundaryCollection = FeatureCollection<Polygon | MultiPolygon, Bound
 
 export interface Page<T> {
   items: T[]
+  /** Rows matching; a lower bound when `capped` (the server stopped counting at 10,000). */
   total: number
   page: number
   page_size: number
+  capped?: boolean
 }
 
 export interface PageParams {

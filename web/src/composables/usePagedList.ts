@@ -5,6 +5,8 @@ import type { Page } from '../api/types'
 export function usePagedList<T, F extends object>(fetch: (q: F & { page: number; page_size: number }) => Promise<Page<T>>, filters: F) {
   const items = ref([]) as Ref<T[]>
   const total = ref(0)
+  // The server stopped counting at its cap: `total` is a lower bound ("10,000+").
+  const capped = ref(false)
   const loading = ref(false)
   const state = reactive({ page: 1, page_size: 20 })
   const query = reactive({ ...filters }) as F
@@ -15,9 +17,11 @@ export function usePagedList<T, F extends object>(fetch: (q: F & { page: number;
       const r = await fetch({ ...(query as F), page: state.page, page_size: state.page_size })
       items.value = r.items
       total.value = r.total
+      capped.value = !!r.capped
     } catch {
       items.value = []
       total.value = 0
+      capped.value = false
     } finally {
       loading.value = false
     }
@@ -30,5 +34,5 @@ export function usePagedList<T, F extends object>(fetch: (q: F & { page: number;
     Object.assign(query as object, filters)
     return search()
   }
-  return { items, total, loading, state, query, load, search, reset }
+  return { items, total, capped, loading, state, query, load, search, reset }
 }

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 crate::both_engines!(
     lifecycle_from_first_contact_to_production,
     counties_are_isolated_and_conflicts_lose,
-    codes_import_export_and_statistics
+    codes_import_export_and_statistics,
+    keyword_search_and_capped_counts
 );
 
 pub fn project_input(name: &str) -> Value {
@@ -458,4 +459,76 @@ async fn codes_import_export_and_statistics(e: Engine) {
     assert!(stats["by_stage"].as_array().unwrap().iter().any(|s| s["key"] == "signed" && s["count"].as_i64().unwrap() >= 2));
     let mine = staff.get("/api/v1/inv/stats").await.body;
     assert!(mine["by_region"].as_array().unwrap().iter().all(|s| s["key"] == "445302"), "a county's statistics are its own");
+}
+
+fn total(v: &Value) -> i64 {
+    v["total"].as_i64().unwrap_or(-1)
+}
+
+async fn search(c: &Client, q: &str) -> i64 {
+    let r = c.get(&format!("/api/v1/inv/projects?q={}", urlencode(q))).await;
+    assert_eq!(r.status, StatusCode::OK, "{q}: {:?}", r.body);
+    total(&r.body)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// Keyword search through the character-pair index (two-character Chinese words, one character,
+/// punctuation, renames, scope, filling in the index of older rows) and the capped list count.
+async fn keyword_search_and_capped_counts(e: Engine) {
+    let t = spawn_app(e).await;
+    let staff = t.demo("yc.inv").await;
+    let other = t.demo("ya.inv").await;
+    let a = staff.post("/api/v1/inv/projects", project_input("鲲鹏光电基地")).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let b = staff.post("/api/v1/inv/projects", project_input("麒麟鲲鹏谷")).await;
+    let c = staff.post("/api/v1/inv/projects", project_input("鸿雁-7号仓储")).await;
+    assert_eq!((b.status, c.status), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(search(&staff, "鲲鹏").await, 2, "a two-character word");
+    assert_eq!(search(&staff, "鹏光电").await, 1);
+    assert_eq!(search(&staff, "鲲").await, 2, "one character falls back to the scan");
+    assert_eq!(search(&staff, "鲲光").await, 0, "characters that are not adjacent");
+    assert_eq!(search(&staff, "雁-7").await, 1, "punctuation in the keyword");
+    assert_eq!(search(&staff, "雁7").await, 0, "the index drops punctuation, the confirming match does not");
+    assert_eq!(search(&staff, "鸿雁-7号仓储").await, 1);
+    assert_eq!(search(&staff, "%").await, 0, "LIKE wildcards are literal");
+    assert_eq!(search(&other, "鲲鹏").await, 0, "another county's projects stay out of scope");
+    // A rename moves the project in the index.
+    let id = a.body["project"]["id"].as_i64().unwrap();
+    let d = staff.get(&format!("/api/v1/inv/projects/{id}")).await.body;
+    let mut edit = project_input("凤凰光电基地");
+    edit["version"] = d["project"]["version"].clone();
+    let r = staff.put(&format!("/api/v1/inv/projects/{id}"), edit).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(search(&staff, "鲲鹏").await, 1);
+    assert_eq!(search(&staff, "凤凰光电").await, 1);
+    // Rows written without their pairs (before the index existed) are found once filled in.
+    let pool = t.app.iam.db().pool();
+    sqlx::query("UPDATE inv_projects SET search_grams = '' WHERE id = $1").bind(id).execute(pool).await.unwrap();
+    assert_eq!(search(&staff, "凤凰光电").await, 0);
+    assert!(t.app.inv.reindex_search().await.unwrap() >= 1);
+    assert_eq!(search(&staff, "凤凰光电").await, 1);
+    // Counts stop at 10,000: a list of 10,003 projects says "10,000+" and still pages.
+    let page = staff.get("/api/v1/inv/projects?page_size=1").await.body;
+    assert_eq!(page["capped"], json!(false));
+    let have = total(&page);
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO inv_projects (name, investor, industry_code, amount, contact_name, contact_phone, contact_phone_mask, source, \
+         first_contact_date, region_code, stage, created_by, created_by_name, created_at, updated_at) \
+         SELECT 'bulk', 'bulk', 'C39', 1, 'x', 'x', 'x', '其他', '2026-01-01', '445302', 'contact', 1, 'x', 0, 0 FROM n",
+    )
+    .bind(10_003 - have)
+    .execute(pool)
+    .await
+    .unwrap();
+    let page = staff.get("/api/v1/inv/projects?page_size=1&page=3").await.body;
+    assert_eq!((total(&page), page["capped"].clone()), (10_000, json!(true)));
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let r = staff.get("/api/v1/inv/projects?date_from=2026-02-01&date_to=2026-01-31").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation.failed"), "{:?}", r.body);
+    let narrow = staff.get("/api/v1/inv/projects?page_size=1&q=%E9%B8%BF%E9%9B%81").await.body;
+    assert_eq!((total(&narrow), narrow["capped"].clone()), (1, json!(false)));
 }
