@@ -98,16 +98,16 @@ async fn gen(url: &str, n: usize) -> Result<()> {
             let created = now - (r.next_u64() % 1_000_000_000) as i64;
             let status = if stage == "producing" { "completed" } else { "running" };
             let sep = |s: &String| if s.is_empty() { "" } else { "," };
+            let text = format!("{}|基准投资有限公司{}|", name.to_lowercase(), k % 977);
+            let grams = tg_invest::search::search_grams(&text);
             write!(
                 proj,
-                "{}({pid},'{name}','基准投资有限公司{}','广东省广州市','{ind}',{amount},NULL,NULL,NULL,'张经理','bench','139****0000','{}','{date}','{region}',NULL,'{stage}',NULL,0,1,NULL,NULL,NULL,{iid},{},{},'基准',{created},{created},'{}|基准投资有限公司{}|')",
+                "{}({pid},'{name}','基准投资有限公司{}','广东省广州市','{ind}',{amount},NULL,NULL,NULL,'张经理','bench','139****0000','{}','{date}','{region}',NULL,'{stage}',NULL,0,1,NULL,NULL,NULL,{iid},{},{},'基准',{created},{created},'{text}','{grams}')",
                 sep(&proj),
                 k % 977,
                 SOURCES[k % 4],
                 s + 1,
                 users[0],
-                name.to_lowercase(),
-                k % 977
             )?;
             write!(
                 inst,
@@ -160,7 +160,7 @@ async fn gen(url: &str, n: usize) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO inv_projects (id, name, investor, investor_origin, industry_code, amount, land_area, expected_output, expected_tax, contact_name, \
              contact_phone, contact_phone_mask, source, first_contact_date, region_code, pending_region, stage, code, is_legacy, is_demo, remark, signed_at, \
-             produced_at, instance_id, version, created_by, created_by_name, created_at, updated_at, search_text) VALUES {proj}"
+             produced_at, instance_id, version, created_by, created_by_name, created_at, updated_at, search_text, search_grams) VALUES {proj}"
         ))
         .execute(&mut *tx)
         .await?;
@@ -239,7 +239,11 @@ fn request(r: &mut SplitMix64) -> String {
         2 => {
             format!("/api/v1/inv/projects?amount_min={}&amount_max={}&industry={}", 10_000, 40_000, INDUSTRIES[(r.next_u64() % 8) as usize])
         }
-        _ => format!("/api/v1/inv/projects?date_from={}-01-01&date_to={}-06-30", 2019 + r.next_u64() % 7, 2019 + r.next_u64() % 7),
+        _ => {
+            // A first-contact window of six months to seven years.
+            let (a, b) = date_years(r);
+            format!("/api/v1/inv/projects?date_from={a}-01-01&date_to={b}-06-30")
+        }
     }
 }
 
@@ -280,6 +284,12 @@ async fn api(base: &str, users: usize, secs: u64, think_ms: u64) -> Result<()> {
     Ok(())
 }
 
+/// Two years between 2019 and 2025, the earlier first.
+fn date_years(r: &mut SplitMix64) -> (u64, u64) {
+    let (a, b) = (2019 + r.next_u64() % 7, 2019 + r.next_u64() % 7);
+    (a.min(b), a.max(b))
+}
+
 /// The same two pages as plain SQL: the inbox (count + page with the instance facts) and the list
 /// (count + page) with the same filters, for the same five accounts' scopes.
 async fn sql_request(pool: &sqlx::PgPool, r: &mut SplitMix64, user: i64, lo: &str, hi: &str) -> Result<usize> {
@@ -303,22 +313,27 @@ async fn sql_request(pool: &sqlx::PgPool, r: &mut SplitMix64, user: i64, lo: &st
     }
     let (cond, a, b): (&str, String, String) = match r.next_u64() % 4 {
         0 => ("stage = $3 AND $4 = $4", PATH[(r.next_u64() % 9) as usize].into(), String::new()),
-        1 => ("search_text LIKE $3 AND $4 = $4", format!("%基准项目{:03}%", r.next_u64() % 1000), String::new()),
+        1 => {
+            // The same pair index and confirming LIKE as the service (tg-invest src/search.rs).
+            let kw = format!("基准项目{:03}", r.next_u64() % 1000);
+            let phrase = tg_invest::search::search_grams(&kw).replace(' ', " & ");
+            ("to_tsvector('simple', search_grams) @@ to_tsquery('simple', $4) AND search_text LIKE $3", format!("%{kw}%"), phrase)
+        }
         2 => (
             "amount BETWEEN 10000 AND 40000 AND industry_code = $3 AND $4 = $4",
             INDUSTRIES[(r.next_u64() % 8) as usize].into(),
             String::new(),
         ),
-        _ => (
-            "first_contact_date >= $3 AND first_contact_date <= $4",
-            format!("{}-01-01", 2019 + r.next_u64() % 7),
-            format!("{}-06-30", 2019 + r.next_u64() % 7),
-        ),
+        _ => {
+            let (y0, y1) = date_years(r);
+            ("first_contact_date >= $3 AND first_contact_date <= $4", format!("{y0}-01-01"), format!("{y1}-06-30"))
+        }
     };
     // The same scoping as the service: a county's own rows, the city everything.
     let scope =
         if lo == "445300" { "deleted_at IS NULL AND $1 = $1 AND $2 = $2" } else { "deleted_at IS NULL AND region_code = $1 AND $2 = $2" };
-    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM inv_projects WHERE {scope} AND {cond}"))
+    // The same capped count as the service.
+    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM (SELECT 1 FROM inv_projects WHERE {scope} AND {cond} LIMIT 10001) c"))
         .bind(lo)
         .bind(hi)
         .bind(&a)
