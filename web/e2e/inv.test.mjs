@@ -99,6 +99,9 @@ const actPath = () => `/api/v1/wf/instances/${S.instance}/act`
 
 /** Opens the project's detail page and returns the API's answer it drew. */
 async function openDetail(page, tab) {
+  // Let the page's own reload of the project (after an action) finish first: otherwise the wait
+  // below can catch that answer, whose body the navigation then discards.
+  await page.waitForLoadState('networkidle')
   const loaded = answer(page, 'GET', projectPath())
   await page.goto(`${BASE}/inv/projects/${S.id}${tab ? `?tab=${tab}` : ''}`)
   const d = await ok(loaded, 'project detail')
