@@ -233,6 +233,18 @@ pub struct InvOptions {
     pub file_types: Vec<String>,
 }
 
+/// Which projects a caller's lists cover.
+#[derive(Debug, Clone)]
+pub(crate) enum ListScope {
+    All,
+    Nothing,
+    /// A county: its own projects, and those being transferred to it when there are any.
+    County {
+        own: String,
+        incoming: bool,
+    },
+}
+
 /// The investment-project service.
 #[derive(Clone, Debug)]
 pub struct InvService {
@@ -993,14 +1005,15 @@ impl InvService {
         let page = PageQuery { page: f.page, page_size: f.page_size };
         let (limit, offset) = page.limit_offset();
         // A capped count: a county's 50,000 projects are "10,000+", not 50,000 index entries per page view.
+        let scope = self.scope(actor).await?;
         let mut count = tg_db::SqlBuf::new("SELECT COUNT(*) FROM (SELECT 1 FROM inv_projects p");
-        self.scope_filter(actor, &mut count).await?;
+        Self::scope_filter(&scope, &mut count);
         self.filter(f, &mut count)?;
         count.push(" LIMIT ").bind(tg_kernel::page::COUNT_CAP + 1).push(") c");
         let total: i64 = count.query().fetch_one(self.db().pool()).await?.try_get(0)?;
         let mut sel = tg_db::SqlBuf::new("");
         sel.push("SELECT ").push(COLS).push(" FROM inv_projects p");
-        self.scope_filter(actor, &mut sel).await?;
+        Self::scope_filter(&scope, &mut sel);
         self.filter(f, &mut sel)?;
         sel.push(" ORDER BY p.id DESC LIMIT ").bind(limit).push(" OFFSET ").bind(offset);
         let rows = sel.query().fetch_all(self.db().pool()).await?;
@@ -1014,17 +1027,16 @@ impl InvService {
         Ok(Page::capped(items, total, &page))
     }
 
-    /// The caller's scope as a condition: projects sit at county level, so the city sees everything,
+    /// The caller's scope over projects: projects sit at county level, so the city sees everything,
     /// a county its own `region_code` (plus projects being transferred to it), anyone below nothing.
-    pub(crate) async fn scope_filter(&self, actor: &Principal, b: &mut tg_db::SqlBuf) -> IamResult<()> {
-        b.push(" WHERE p.deleted_at IS NULL");
+    /// Read once per request; [`Self::scope_filter`] writes it into each query.
+    pub(crate) async fn scope(&self, actor: &Principal) -> IamResult<ListScope> {
         let city = self.city()?;
         if actor.scope.region.contains(&city) {
-            return Ok(());
+            return Ok(ListScope::All);
         }
         if actor.scope.region.level() != tg_kernel::RegionLevel::County {
-            b.push(" AND 1 = 0");
-            return Ok(());
+            return Ok(ListScope::Nothing);
         }
         let own = actor.scope.region.as_str().to_owned();
         let incoming = sqlx::query("SELECT 1 FROM inv_projects WHERE pending_region = $1 AND deleted_at IS NULL LIMIT 1")
@@ -1032,12 +1044,24 @@ impl InvService {
             .fetch_optional(self.db().pool())
             .await?
             .is_some();
-        if incoming {
-            b.push(" AND (p.region_code = ").bind(own.clone()).push(" OR p.pending_region = ").bind(own).push(")");
-        } else {
-            b.push(" AND p.region_code = ").bind(own);
+        Ok(ListScope::County { own, incoming })
+    }
+
+    /// The scope as the query's first condition (live projects only).
+    pub(crate) fn scope_filter(scope: &ListScope, b: &mut tg_db::SqlBuf) {
+        b.push(" WHERE p.deleted_at IS NULL");
+        match scope {
+            ListScope::All => {}
+            ListScope::Nothing => {
+                b.push(" AND 1 = 0");
+            }
+            ListScope::County { own, incoming: true } => {
+                b.push(" AND (p.region_code = ").bind(own.clone()).push(" OR p.pending_region = ").bind(own.clone()).push(")");
+            }
+            ListScope::County { own, incoming: false } => {
+                b.push(" AND p.region_code = ").bind(own.clone());
+            }
         }
-        Ok(())
     }
 
     pub(crate) fn filter(&self, f: &ProjectFilter, b: &mut tg_db::SqlBuf) -> IamResult<()> {
@@ -1263,7 +1287,7 @@ impl InvService {
         let f =
             ProjectFilter { region: f.region.clone(), date_from: f.date_from.clone(), date_to: f.date_to.clone(), ..Default::default() };
         let mut b = tg_db::SqlBuf::new("SELECT p.region_code, p.industry_code, p.stage, SUBSTR(p.first_contact_date, 1, 7), COUNT(*), SUM(p.amount) FROM inv_projects p");
-        self.scope_filter(actor, &mut b).await?;
+        Self::scope_filter(&self.scope(actor).await?, &mut b);
         self.filter(&f, &mut b)?;
         b.push(" GROUP BY p.region_code, p.industry_code, p.stage, SUBSTR(p.first_contact_date, 1, 7)");
         let rows = b.query().fetch_all(self.db().pool()).await?;
