@@ -89,18 +89,93 @@ pub struct Db {
 
 /// A read-write transaction. Dereferences to the connection, so `&mut *tx` is an executor.
 /// Dropping it without [`Tx::commit`] rolls back.
+///
+/// Writes whose results the caller does not need can be queued with [`Tx::later`]: they run, in
+/// order, at the next [`Tx::flush`], [`Tx::read`] or [`Tx::commit`]. On SQLite the queue goes to the
+/// connection as one multi-statement string, one hand-over to the driver's connection thread instead
+/// of one per statement; that hand-over, not the SQL, is most of a short statement's cost, and it
+/// happens while the single write lock is held. On PostgreSQL they run one after another. Using the
+/// connection directly while writes are queued would let them run out of order, so it is refused
+/// (a panic in debug builds): flush first, or read through [`Tx::read`].
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+    pending: Vec<(&'static str, Vec<Arg>)>,
+    /// The head (sequence, MAC) of the audit hash chain as known inside this transaction, read
+    /// while holding the lock that serialises appends (SQLite's write lock, PostgreSQL's row lock).
+    /// Appends keep it current, so a second append in the same transaction does not read it again.
+    pub chain_head: Option<(i64, String)>,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Queues a write (no result rows, no `RETURNING`) written with its own `$1…$n`.
+    pub fn later(&mut self, sql: &'static str, args: Vec<Arg>) {
+        debug_assert!(!sql.to_ascii_uppercase().contains("RETURNING"), "queued writes return nothing: {sql}");
+        self.pending.push((sql, args));
+    }
+
+    /// Runs the queued writes.
+    pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        match self.backend {
+            Backend::Sqlite => {
+                let (sql, args) = combine(&pending, None)?;
+                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(&mut *self.inner).await?;
+            }
+            Backend::Postgres => {
+                for (sql, args) in &pending {
+                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut *self.inner).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the queued writes, then `sql` (a query written with its own `$1…$n`), and returns its rows.
+    /// On SQLite both go in one hand-over.
+    pub async fn read(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite if !self.pending.is_empty() => {
+                let pending = std::mem::take(&mut self.pending);
+                let (sql, args) = combine(&pending, Some((sql, &args)))?;
+                sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_all(&mut *self.inner).await
+            }
+            _ => {
+                self.flush().await?;
+                sqlbuf::bind_all(sqlx::query(sql), &args).fetch_all(&mut *self.inner).await
+            }
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.flush().await?;
         self.inner.commit().await
     }
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.inner.rollback().await
     }
+}
+
+/// Joins statements into one string, each renumbered past the arguments of those before it.
+fn combine(stmts: &[(&'static str, Vec<Arg>)], last: Option<(&'static str, &[Arg])>) -> Result<(String, Vec<Arg>), sqlx::Error> {
+    let mut sql = String::new();
+    let mut args: Vec<Arg> = Vec::new();
+    for (s, a) in stmts.iter().map(|(s, a)| (*s, a.as_slice())).chain(last) {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sqlbuf::renumber(s.trim().trim_end_matches(';'), args.len(), a.len(), &mut sql).map_err(sqlx::Error::Protocol)?;
+        args.extend_from_slice(a);
+    }
+    Ok((sql, args))
 }
 
 impl std::ops::Deref for Tx {
@@ -112,6 +187,7 @@ impl std::ops::Deref for Tx {
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Self::Target {
+        debug_assert!(self.pending.is_empty(), "queued writes must be flushed before the connection is used: {:?}", self.pending.first().map(|p| p.0));
         &mut self.inner
     }
 }
@@ -171,9 +247,11 @@ impl Db {
             Backend::Sqlite => {
                 let guard = self.writer.clone().lock_owned().await;
                 let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx { inner, _writer: Some(guard) })
+                Ok(Tx { inner, backend: Backend::Sqlite, pending: Vec::new(), chain_head: None, _writer: Some(guard) })
             }
-            Backend::Postgres => Ok(Tx { inner: self.pool.begin().await?, _writer: None }),
+            Backend::Postgres => {
+                Ok(Tx { inner: self.pool.begin().await?, backend: Backend::Postgres, pending: Vec::new(), chain_head: None, _writer: None })
+            }
         }
     }
 
@@ -208,6 +286,45 @@ mod tests {
         assert_eq!(sync, 1, "NORMAL");
         let fk: i64 = sqlx::query("PRAGMA foreign_keys").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
         assert_eq!(fk, 1);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn queued_writes_run_in_order_before_reads_and_commit() {
+        let dir = std::env::temp_dir().join(format!("tg_db_later_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 2, ..Default::default() }).await.unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)").execute(db.pool()).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.later("INSERT INTO t (id, a, b) VALUES ($1, $2, $3)", vec![1.into(), "x $1 'y'".into(), None::<i64>.into()]);
+        tx.later("UPDATE t SET b = $2 WHERE id = $1", vec![1.into(), 7.into()]);
+        tx.later("INSERT INTO t (id, a, b) VALUES ($1, $2, $1)", vec![2.into(), None::<String>.into()]);
+        let rows = tx.read("SELECT id, a, b FROM t WHERE id >= $1 ORDER BY id", vec![1.into()]).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].try_get::<String, _>(1).unwrap(), "x $1 'y'");
+        assert_eq!(rows[0].try_get::<i64, _>(2).unwrap(), 7);
+        assert_eq!(rows[1].try_get::<Option<String>, _>(1).unwrap(), None);
+        assert_eq!(rows[1].try_get::<i64, _>(2).unwrap(), 2);
+        tx.later("UPDATE t SET b = 9 WHERE id = $1", vec![2.into()]);
+        tx.commit().await.unwrap();
+        let b: i64 = sqlx::query("SELECT b FROM t WHERE id = 2").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
+        assert_eq!(b, 9, "commit runs what is still queued");
+
+        // A failing statement in the queue fails the flush, and the transaction rolls back as a whole.
+        let mut tx = db.begin().await.unwrap();
+        tx.later("INSERT INTO t (id, a, b) VALUES ($1, 'z', 0)", vec![3.into()]);
+        tx.later("INSERT INTO t (id, a, b) VALUES ($1, 'dup', 0)", vec![1.into()]);
+        assert!(tx.flush().await.is_err());
+        drop(tx);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM t").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
+        assert_eq!(n, 2);
+
+        // A placeholder without an argument is refused, not bound to a neighbour's value.
+        let mut tx = db.begin().await.unwrap();
+        tx.later("UPDATE t SET b = $1 WHERE id = $2", vec![5.into()]);
+        tx.later("UPDATE t SET b = $1 WHERE id = 1", vec![6.into()]);
+        assert!(tx.flush().await.is_err());
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

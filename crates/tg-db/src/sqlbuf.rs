@@ -10,6 +10,39 @@ pub enum Arg {
     I64(i64),
     F64(f64),
     Str(String),
+    /// A typed NULL (PostgreSQL needs the type of every parameter).
+    NullI64,
+    NullStr,
+}
+
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::I64(i64::from(v))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::NullI64, Arg::I64)
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Arg::NullStr, Arg::Str)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Arg::NullStr, |s| Arg::Str(s.to_owned()))
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::Str(v.clone())
+    }
 }
 
 impl From<f64> for Arg {
@@ -60,15 +93,7 @@ impl SqlBuf {
         &self.sql
     }
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::I64(v) => q.bind(*v),
-                Arg::F64(v) => q.bind(*v),
-                Arg::Str(v) => q.bind(v.as_str()),
-            };
-        }
-        q
+        bind_all(sqlx::query(&self.sql), &self.args)
     }
     /// Escapes `%`, `_` and `\` for use in `LIKE … ESCAPE '\'` and wraps the value in `%…%`.
     pub fn like_contains(value: &str) -> String {
@@ -85,6 +110,63 @@ impl SqlBuf {
     }
 }
 
+pub(crate) fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments<'q>>, args: &'q [Arg]) -> Query<'q, Any, AnyArguments<'q>> {
+    for a in args {
+        q = match a {
+            Arg::I64(v) => q.bind(*v),
+            Arg::F64(v) => q.bind(*v),
+            Arg::Str(v) => q.bind(v.as_str()),
+            Arg::NullI64 => q.bind(None::<i64>),
+            Arg::NullStr => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+/// Appends `sql` to `out` with its placeholders `$1…$n` shifted by `offset`, so that statements written
+/// each with their own numbering can be sent as one. Checks every placeholder refers to one of the
+/// statement's `n_args` arguments: a stray `$k` would otherwise bind another statement's value.
+/// Quoted text ('…', "…") is copied unchanged.
+pub(crate) fn renumber(sql: &str, offset: usize, n_args: usize, out: &mut String) -> Result<(), String> {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut start = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                i += 1;
+            }
+            None if c == b'\'' || c == b'"' => {
+                quote = Some(c);
+                i += 1;
+            }
+            None if c == b'$' && b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                out.push_str(&sql[start..i]);
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let n: usize = sql[i + 1..j].parse().map_err(|_| format!("bad placeholder in {sql}"))?;
+                if n == 0 || n > n_args {
+                    return Err(format!("placeholder ${n} without an argument ({n_args} given) in: {sql}"));
+                }
+                out.push('$');
+                out.push_str(&(n + offset).to_string());
+                i = j;
+                start = j;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&sql[start..]);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +177,15 @@ mod tests {
         b.push(" AND a = ").bind(5).push(" AND b LIKE ").bind(SqlBuf::like_contains("50%_x")).push(" ESCAPE '\\'");
         assert_eq!(b.sql(), "SELECT 1 FROM t WHERE 1=1 AND a = $1 AND b LIKE $2 ESCAPE '\\'");
         assert!(matches!(&b.args[1], Arg::Str(s) if s == "%50\\%\\_x%"));
+    }
+
+    #[test]
+    fn renumbers_placeholders_outside_quotes() {
+        let mut out = String::new();
+        renumber("UPDATE t SET a = $1, b = '$2 x' WHERE id = $2 AND \"c$1\" = $1", 3, 2, &mut out).unwrap();
+        assert_eq!(out, "UPDATE t SET a = $4, b = '$2 x' WHERE id = $5 AND \"c$1\" = $4");
+        let mut out = String::new();
+        assert!(renumber("UPDATE t SET a = $3", 0, 2, &mut out).is_err());
+        assert!(renumber("UPDATE t SET a = $0", 0, 2, &mut out).is_err());
     }
 }

@@ -134,7 +134,9 @@ fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Appends one audit row inside `tx`. Returns its sequence number.
+/// Appends one audit row inside `tx`: reads the chain head (running the writes queued before it),
+/// then queues the row and the new head with [`Tx::later`]. Returns its sequence number. The caller
+/// flushes or commits.
 pub async fn append(
     tx: &mut Tx,
     backend: Backend,
@@ -143,14 +145,19 @@ pub async fn append(
     ctx: &AuditCtx,
     ev: &AuditEvent,
 ) -> Result<i64, sqlx::Error> {
-    let head_sql = match backend {
-        Backend::Postgres => "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE",
-        // SQLite write transactions start with BEGIN IMMEDIATE and already hold the write lock.
-        Backend::Sqlite => "SELECT seq, mac FROM audit_head WHERE id = 1",
+    let (prev_seq, prev_mac) = match tx.chain_head.take() {
+        Some(h) => h,
+        None => {
+            let head_sql = match backend {
+                Backend::Postgres => "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE",
+                // SQLite write transactions start with BEGIN IMMEDIATE and already hold the write lock.
+                Backend::Sqlite => "SELECT seq, mac FROM audit_head WHERE id = 1",
+            };
+            let rows = tx.read(head_sql, Vec::new()).await?;
+            let head = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+            (head.try_get(0)?, head.try_get(1)?)
+        }
     };
-    let head = sqlx::query(head_sql).fetch_one(&mut **tx).await?;
-    let prev_seq: i64 = head.try_get(0)?;
-    let prev_mac: String = head.try_get(1)?;
     // Audit rows, exports and syslog copies never carry a clear ID-card or mobile number.
     let target = tg_kernel::pii::scrub_text(&clip(&ev.target, 500)).into_owned();
     let detail = tg_kernel::pii::scrub_text(&clip(&ev.detail, 2000)).into_owned();
@@ -173,29 +180,31 @@ pub async fn append(
     };
     let (key_version, key) = keys.current(Purpose::Audit, AUDIT_DOMAIN).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     let m = mac(&key, &f);
-    sqlx::query(
+    tx.later(
         "INSERT INTO audit_log (seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, \
          action, target, result, detail, prev_mac, mac, key_version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
-    )
-    .bind(f.seq)
-    .bind(f.at)
-    .bind(f.actor_id)
-    .bind(f.actor_username)
-    .bind(f.actor_roles)
-    .bind(f.actor_region)
-    .bind(f.ip)
-    .bind(f.request_id)
-    .bind(f.action)
-    .bind(f.target)
-    .bind(f.result)
-    .bind(f.detail)
-    .bind(f.prev_mac)
-    .bind(&m)
-    .bind(key_version)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1").bind(f.seq).bind(&m).execute(&mut **tx).await?;
-    Ok(f.seq)
+        vec![
+            f.seq.into(),
+            f.at.into(),
+            f.actor_id.into(),
+            f.actor_username.into(),
+            f.actor_roles.into(),
+            f.actor_region.into(),
+            f.ip.into(),
+            f.request_id.into(),
+            f.action.into(),
+            f.target.into(),
+            f.result.into(),
+            f.detail.into(),
+            f.prev_mac.into(),
+            m.as_str().into(),
+            key_version.into(),
+        ],
+    );
+    tx.later("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1", vec![f.seq.into(), m.as_str().into()]);
+    let seq = f.seq;
+    tx.chain_head = Some((seq, m));
+    Ok(seq)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

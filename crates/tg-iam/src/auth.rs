@@ -79,6 +79,11 @@ pub(crate) struct OpenedSession {
     expires_at: i64,
 }
 
+/// The user columns a principal is built from (see `principal_from`), over [`PRINCIPAL_JOINS`].
+const PRINCIPAL_COLS: &str = "u.username, u.display_name, u.region_code, r.name, u.department_id, d.name, u.must_change_password, \
+     u.password_changed_at, u.acl_mac, (SELECT status FROM user_otp o WHERE o.user_id = u.id), u.clearance, u.label";
+const PRINCIPAL_JOINS: &str = "JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id";
+
 impl Iam {
     /// Issues a single-use nonce for the SM2 password envelope.
     pub async fn login_challenge(&self) -> IamResult<LoginChallenge> {
@@ -369,12 +374,14 @@ impl Iam {
             return Err(IamError::Unauthenticated);
         }
         let session_id = sm3_hex(token.as_bytes());
-        let row = sqlx::query(
-            "SELECT s.user_id, s.last_seen_at, s.expires_at, u.status, s.aal FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
-        )
-        .bind(&session_id)
-        .fetch_optional(self.db.pool())
-        .await?;
+        // The session and the user's principal columns in one read (columns 5.. as in `load_principal`).
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT s.user_id, s.last_seen_at, s.expires_at, u.status, s.aal, {PRINCIPAL_COLS} FROM sessions s \
+                 JOIN users u ON u.id = s.user_id {PRINCIPAL_JOINS} WHERE s.id = $1"
+            )
+        });
+        let row = sqlx::query(&SQL).bind(&session_id).fetch_optional(self.db.pool()).await?;
         let Some(row) = row else {
             return Err(IamError::Unauthenticated);
         };
@@ -402,7 +409,7 @@ impl Iam {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(&session_id).execute(&mut *tx).await?;
             tx.commit().await?;
         }
-        self.load_principal(&session_id, user_id, aal).await
+        self.principal_from(&session_id, user_id, aal, &row, 5).await
     }
 
     /// Builds the principal and checks the row MACs of the user's grants and roles: a grant or data
@@ -413,18 +420,17 @@ impl Iam {
     }
 
     async fn load_principal(&self, session_id: &str, user_id: i64, aal: i64) -> IamResult<Principal> {
-        let row = sqlx::query(
-            "SELECT u.username, u.display_name, u.region_code, r.name, u.department_id, d.name, u.must_change_password, \
-             u.password_changed_at, u.acl_mac, (SELECT status FROM user_otp o WHERE o.user_id = u.id), u.clearance, u.label \
-             FROM users u JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id WHERE u.id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(IamError::Unauthenticated)?;
-        let region: String = row.try_get(2)?;
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {PRINCIPAL_COLS} FROM users u {PRINCIPAL_JOINS} WHERE u.id = $1"));
+        let row = sqlx::query(&SQL).bind(user_id).fetch_optional(self.db.pool()).await?.ok_or(IamError::Unauthenticated)?;
+        self.principal_from(session_id, user_id, aal, &row, 0).await
+    }
+
+    /// The principal from a row holding [`PRINCIPAL_COLS`] from column `o` on.
+    async fn principal_from(&self, session_id: &str, user_id: i64, aal: i64, row: &tg_db::Row, o: usize) -> IamResult<Principal> {
+        let region: String = row.try_get(o + 2)?;
         let region = RegionCode::parse(&region).map_err(|e| IamError::Internal(e.to_string()))?;
-        let department_id: Option<i64> = row.try_get(4)?;
+        let department_id: Option<i64> = row.try_get(o + 4)?;
         let mut roles: Vec<RoleBrief> = Vec::new();
         let mut permissions = BTreeSet::new();
         let mut dept_only = true;
@@ -458,11 +464,11 @@ impl Iam {
                 permissions.insert(p);
             }
         }
-        let username: String = row.try_get(0)?;
-        let acl_mac: String = row.try_get(8)?;
+        let username: String = row.try_get(o)?;
+        let acl_mac: String = row.try_get(o + 8)?;
         let role_ids: Vec<i64> = role_rows.iter().map(|r| r.0).collect();
-        let clearance_level: i64 = row.try_get(10)?;
-        let labels = (clearance_level, row.try_get::<i64, _>(11)?);
+        let clearance_level: i64 = row.try_get(o + 10)?;
+        let labels = (clearance_level, row.try_get::<i64, _>(o + 11)?);
         let user_ok = self.user_mac_ok(user_id, &username, region.as_str(), department_id, &role_ids, labels, &acl_mac);
         let bad_role = role_rows.iter().find(|(id, code, scope, req, mac, perms)| !self.role_mac_ok(*id, code, scope, *req, perms, mac));
         if !user_ok || bad_role.is_some() {
@@ -485,22 +491,22 @@ impl Iam {
         Ok(Principal {
             user_id,
             username,
-            display_name: row.try_get(1)?,
+            display_name: row.try_get(o + 1)?,
             region,
-            region_name: row.try_get(3)?,
+            region_name: row.try_get(o + 3)?,
             department_id,
-            department_name: row.try_get(5)?,
+            department_name: row.try_get(o + 5)?,
             roles,
             permissions,
             scope,
-            must_change_password: row.try_get::<i64, _>(6)? != 0,
+            must_change_password: row.try_get::<i64, _>(o + 6)? != 0,
             session_id: session_id.to_owned(),
             aal,
             mfa_required,
-            mfa_enrolled: row.try_get::<Option<String>, _>(9)?.as_deref() == Some("active"),
+            mfa_enrolled: row.try_get::<Option<String>, _>(o + 9)?.as_deref() == Some("active"),
             password_expired: {
                 let max_age = self.policy().password_max_age_days * 86_400_000;
-                let changed: i64 = row.try_get(7)?;
+                let changed: i64 = row.try_get(o + 7)?;
                 max_age > 0 && self.now() - changed > max_age
             },
         })

@@ -725,19 +725,20 @@ impl Iam {
         title: &str,
         body: &str,
     ) -> IamResult<()> {
+        self.post_messages_later(tx, users, kind, level, title, body);
+        tx.flush().await?;
+        Ok(())
+    }
+
+    /// Like [`Self::post_messages`], but leaves the rows queued in `tx` (see [`tg_db::Tx::later`]).
+    pub fn post_messages_later(&self, tx: &mut tg_db::Tx, users: &[i64], kind: &str, level: &str, title: &str, body: &str) {
         let now = self.now();
         for uid in users {
-            sqlx::query("INSERT INTO messages (user_id, kind, level, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(*uid)
-                .bind(kind)
-                .bind(level)
-                .bind(title)
-                .bind(body)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            tx.later(
+                "INSERT INTO messages (user_id, kind, level, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![(*uid).into(), kind.into(), level.into(), title.into(), body.into(), now.into()],
+            );
         }
-        Ok(())
     }
 
     /// The caller's own messages, newest first.

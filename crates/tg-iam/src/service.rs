@@ -164,6 +164,14 @@ impl Iam {
 
     /// Appends an audit row inside an open transaction.
     pub async fn audit(&self, tx: &mut Tx, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
+        self.audit_at_commit(tx, ctx, ev).await?;
+        tx.flush().await?;
+        Ok(())
+    }
+
+    /// Like [`Self::audit`], but leaves the row queued in `tx` (see [`Tx::later`]) for the caller's
+    /// next flush or commit: for a transaction that ends right after, it saves a round trip.
+    pub async fn audit_at_commit(&self, tx: &mut Tx, ctx: &AuditCtx, ev: AuditEvent) -> IamResult<()> {
         audit::append(tx, self.db.backend(), &self.keys, self.now(), ctx, &ev).await?;
         self.intrusion_rules(ctx, &ev);
         Ok(())

@@ -359,17 +359,6 @@ impl InvService {
         }
     }
 
-    /// [`Self::stage_name`] on a given connection (inside a transaction).
-    async fn stage_name_on(&self, conn: &mut sqlx::AnyConnection, stage: &str) -> String {
-        if stage == "terminated" {
-            return "已终止".into();
-        }
-        match self.wf.latest_on(conn, DEFINITION).await {
-            Ok(d) => d.state_name(stage).to_owned(),
-            Err(_) => stage.to_owned(),
-        }
-    }
-
     /// A project row as the API shows it: the contact phone is always masked (an edit that sends
     /// the masked value back keeps the stored number).
     fn project_from(&self, r: &tg_db::Row, stage_name: String) -> IamResult<Project> {
@@ -802,16 +791,23 @@ impl InvService {
         action: &str,
         changes: &[WfChange],
     ) -> IamResult<()> {
-        sqlx::query("INSERT INTO inv_changes (project_id, at, actor_id, actor_name, action, changes) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(id)
-            .bind(self.now())
-            .bind(actor.user_id)
-            .bind(&actor.display_name)
-            .bind(action)
-            .bind(serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()))
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        self.log_change_later(tx, id, actor, action, changes);
+        Ok(tx.flush().await?)
+    }
+
+    /// Like [`Self::log_change`], but leaves the row queued in `tx` (see [`tg_db::Tx::later`]).
+    pub(crate) fn log_change_later(&self, tx: &mut tg_db::Tx, id: i64, actor: &Principal, action: &str, changes: &[WfChange]) {
+        tx.later(
+            "INSERT INTO inv_changes (project_id, at, actor_id, actor_name, action, changes) VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                id.into(),
+                self.now().into(),
+                actor.user_id.into(),
+                (&actor.display_name).into(),
+                action.into(),
+                serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()).into(),
+            ],
+        );
     }
 
     /// Soft-deletes a project (drafts and projects still in negotiation only; audited) and ends its workflow.
@@ -910,57 +906,43 @@ impl InvService {
             Some((TransitionKind::TransferRegion, to)) => Some(to.clone()),
             _ => None,
         };
-        sqlx::query("UPDATE inv_projects SET stage = $1, region_code = $2, pending_region = $3, version = version + 1, updated_at = $4 WHERE id = $5")
-            .bind(&stage)
-            .bind(&out.region_code)
-            .bind(&pending)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        // Writes are queued (see `tg_db::Tx::later`): after a workflow operation they go to the
+        // database together with the operation's own.
+        tx.later(
+            "UPDATE inv_projects SET stage = $1, region_code = $2, pending_region = $3, version = version + 1, updated_at = $4 WHERE id = $5",
+            vec![(&stage).into(), (&out.region_code).into(), pending.clone().into(), now.into(), id.into()],
+        );
         if stage == "signed" && out.from_state == "sign_review" {
-            sqlx::query("UPDATE inv_projects SET signed_at = $1 WHERE id = $2 AND signed_at IS NULL")
-                .bind(&today)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            tx.later("UPDATE inv_projects SET signed_at = $1 WHERE id = $2 AND signed_at IS NULL", vec![(&today).into(), id.into()]);
         }
         if stage == "producing" {
-            sqlx::query("UPDATE inv_projects SET produced_at = $1 WHERE id = $2").bind(&today).bind(id).execute(&mut **tx).await?;
+            tx.later("UPDATE inv_projects SET produced_at = $1 WHERE id = $2", vec![(&today).into(), id.into()]);
         }
         match &out.transfer {
             Some((TransitionKind::TransferRegion, to)) => {
-                let from: String =
-                    sqlx::query("SELECT region_code FROM inv_projects WHERE id = $1").bind(id).fetch_one(&mut **tx).await?.try_get(0)?;
-                sqlx::query(
+                let from: String = tx
+                    .read("SELECT region_code FROM inv_projects WHERE id = $1", vec![id.into()])
+                    .await?
+                    .first()
+                    .ok_or(IamError::not_found("项目", "inv.not_found"))?
+                    .try_get(0)?;
+                tx.later(
                     "INSERT INTO inv_transfers (project_id, from_region, to_region, status, reason, created_at, created_by_name) VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
-                )
-                .bind(id)
-                .bind(from)
-                .bind(to)
-                .bind(&out.comment)
-                .bind(now)
-                .bind(&actor.display_name)
-                .execute(&mut **tx)
-                .await?;
+                    vec![id.into(), from.into(), to.into(), (&out.comment).into(), now.into(), (&actor.display_name).into()],
+                );
             }
             Some((kind, _)) => {
                 let status = if *kind == TransitionKind::Confirm { "confirmed" } else { "returned" };
-                sqlx::query(
+                tx.later(
                     "UPDATE inv_transfers SET status = $1, reply = $2, handled_at = $3, handled_by_name = $4 WHERE project_id = $5 AND status = 'pending'",
-                )
-                .bind(status)
-                .bind(&out.comment)
-                .bind(now)
-                .bind(&actor.display_name)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+                    vec![status.into(), (&out.comment).into(), now.into(), (&actor.display_name).into(), id.into()],
+                );
                 if *kind == TransitionKind::Confirm {
-                    let from: String = sqlx::query("SELECT from_region FROM inv_transfers WHERE project_id = $1 ORDER BY id DESC LIMIT 1")
-                        .bind(id)
-                        .fetch_one(&mut **tx)
+                    let from: String = tx
+                        .read("SELECT from_region FROM inv_transfers WHERE project_id = $1 ORDER BY id DESC LIMIT 1", vec![id.into()])
                         .await?
+                        .first()
+                        .ok_or(IamError::not_found("流转记录", "inv.transfer_not_found"))?
                         .try_get(0)?;
                     let (before, after) = (self.region_name(tx, &from).await?, self.region_name(tx, &out.region_code).await?);
                     self.log_change(
@@ -986,16 +968,14 @@ impl InvService {
             None => {}
         }
         if out.to_state != out.from_state || out.status == "terminated" {
-            let from = self.stage_name_on(tx, &out.from_state).await;
-            let to = self.stage_name_on(tx, &stage).await;
-            self.log_change(
+            let to = if stage == "terminated" { "已终止".to_owned() } else { out.to_name.clone() };
+            self.log_change_later(
                 tx,
                 id,
                 actor,
                 &format!("wf.{}", out.action),
-                &[WfChange { field: "stage".into(), label: "阶段".into(), before: Some(from), after: Some(to) }],
-            )
-            .await?;
+                &[WfChange { field: "stage".into(), label: "阶段".into(), before: Some(out.from_name.clone()), after: Some(to) }],
+            );
         }
         Ok(())
     }

@@ -223,8 +223,12 @@ pub struct Outcome {
     pub status: String,
     pub action: String,
     pub comment: String,
-    /// (task id, jobs to schedule: kind and epoch ms).
-    pub(crate) deadlines: Vec<(i64, Vec<(crate::jobs::Kind, i64)>)>,
+    /// Names of `from_state` and `to_state` in the instance's definition.
+    pub from_name: String,
+    pub to_name: String,
+    /// The operation created tasks with deadlines: their timeout jobs are scheduled after the commit
+    /// (the scheduler finds them by instance, as `jobs_scheduled = 0`).
+    pub(crate) deadlines: bool,
     /// The audit row of an operation that runs with a snapshot, written by [`WfService::commit`].
     pub(crate) audit: Option<(AuditCtx, AuditEvent)>,
 }
@@ -293,6 +297,8 @@ pub(crate) struct TaskRow {
     pub status: String,
     pub seq: i64,
     pub added: bool,
+    /// 0: an assigned holder; 1: added by 加签; 2: joined by a timeout escalation.
+    pub added_kind: i64,
     pub delegated_from: Option<i64>,
     pub due_at: Option<i64>,
     pub due_date: Option<String>,
@@ -308,6 +314,7 @@ fn task_from(r: &tg_db::Row) -> Result<TaskRow, sqlx::Error> {
         status: r.try_get(3)?,
         seq: r.try_get(4)?,
         added: r.try_get::<i64, _>(5)? != 0,
+        added_kind: r.try_get(5)?,
         delegated_from: r.try_get(6)?,
         due_at: r.try_get(7)?,
         due_date: r.try_get(8)?,
@@ -625,6 +632,7 @@ impl WfService {
         note: &str,
     ) -> IamResult<Outcome> {
         let st = def.state(state).ok_or_else(|| IamError::Internal(format!("unknown state {state}")))?;
+        tx.flush().await?;
         let now = self.now();
         let status = if st.kind == StateKind::End { "completed" } else { "running" };
         let summary = serde_json::to_string(summary).unwrap_or_else(|_| "[]".into());
@@ -693,6 +701,7 @@ impl WfService {
 
     /// Updates the title and summary facts shown in inboxes (after a business edit).
     pub async fn describe_in(&self, tx: &mut Tx, instance_id: i64, title: &str, summary: &[Fact]) -> IamResult<()> {
+        tx.flush().await?;
         sqlx::query("UPDATE wf_instances SET title = $1, summary = $2 WHERE id = $3")
             .bind(title)
             .bind(serde_json::to_string(summary).unwrap_or_else(|_| "[]".into()))
@@ -714,13 +723,16 @@ impl WfService {
         comment: &str,
         changes: &[WfChange],
     ) -> IamResult<()> {
+        tx.flush().await?;
         let state: String =
             sqlx::query("SELECT state FROM wf_instances WHERE id = $1").bind(instance_id).fetch_one(&mut **tx).await?.try_get(0)?;
-        self.write_log(tx, instance_id, Some(actor), action, name, &state, &state, comment, &[], changes).await
+        self.write_log(tx, instance_id, Some(actor), action, name, &state, &state, comment, &[], changes).await?;
+        Ok(tx.flush().await?)
     }
 
     /// 知会: copies the instance to users (a 抄送 task and a message each) and logs it.
     pub async fn notify_in(&self, tx: &mut Tx, actor: &Principal, instance_id: i64, users: &[i64], what: &str) -> IamResult<()> {
+        tx.flush().await?;
         let users = self.check_users(tx, users, actor.user_id).await?;
         if users.is_empty() {
             return Ok(());
@@ -733,11 +745,13 @@ impl WfService {
         let ids: Vec<i64> = users.iter().map(|(u, _)| *u).collect();
         self.iam.post_messages(tx, &ids, "wf.cc", "info", &format!("知会：{title}"), &format!("{} {what}", actor.display_name)).await?;
         let names = users.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、");
-        self.write_log(tx, instance_id, Some(actor), "cc", "知会", &state, &state, &format!("{what}，知会：{names}"), &[], &[]).await
+        self.write_log(tx, instance_id, Some(actor), "cc", "知会", &state, &state, &format!("{what}，知会：{names}"), &[], &[]).await?;
+        Ok(tx.flush().await?)
     }
 
     /// Ends an instance because its business record went away (cancels every task).
     pub async fn cancel_in(&self, tx: &mut Tx, actor: &Principal, instance_id: i64, reason: &str) -> IamResult<()> {
+        tx.flush().await?;
         let now = self.now();
         sqlx::query("UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND status IN ('open', 'waiting', 'delegated')")
             .bind(now)
@@ -752,7 +766,8 @@ impl WfService {
         .fetch_one(&mut **tx)
         .await?
         .try_get(0)?;
-        self.write_log(tx, instance_id, Some(actor), "terminate", "删除并终止", &state, &state, reason, &[], &[]).await
+        self.write_log(tx, instance_id, Some(actor), "terminate", "删除并终止", &state, &state, reason, &[], &[]).await?;
+        Ok(tx.flush().await?)
     }
 
     /// Does one operation on an instance. `input.version` must be the version the caller saw.
@@ -796,13 +811,21 @@ impl WfService {
     ) -> IamResult<Outcome> {
         // Claim first: of concurrent actors only one passes this update.
         let now = self.now();
-        let claimed = sqlx::query("UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
-            .bind(now)
-            .bind(id)
-            .bind(input.version)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        const CLAIM: &str = "UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
+        let claimed = if tx.backend() == tg_db::Backend::Sqlite {
+            // With the claim, read the audit chain's head, which the write lock already fixes for
+            // this transaction: the operation's audit row then needs no read of its own.
+            tx.later(CLAIM, vec![now.into(), id.into(), input.version.into()]);
+            let rows = tx
+                .read("SELECT changes(), seq, mac FROM audit_head WHERE id = 1", Vec::new())
+                .await?;
+            let r = rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
+            tx.chain_head = Some((r.try_get(1)?, r.try_get(2)?));
+            r.try_get::<i64, _>(0)? as u64
+        } else {
+            tx.flush().await?;
+            sqlx::query(CLAIM).bind(now).bind(id).bind(input.version).execute(&mut **tx).await?.rows_affected()
+        };
         if claimed == 0 {
             let exists = sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
             return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
@@ -874,42 +897,40 @@ impl WfService {
             }
             "terminate" => {
                 self.cancel_step(tx, &l).await?;
-                sqlx::query("UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND status IN ('open', 'waiting', 'delegated')")
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query("UPDATE wf_instances SET status = 'terminated' WHERE id = $1").bind(id).execute(&mut **tx).await?;
+                tx.later(
+                    "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND status IN ('open', 'waiting', 'delegated')",
+                    vec![now.into(), id.into()],
+                );
+                tx.later("UPDATE wf_instances SET status = 'terminated' WHERE id = $1", vec![id.into()]);
                 out.status = "terminated".into();
                 let st = l.inst.state.clone();
                 self.write_log(tx, id, Some(actor), "terminate", &name, &st, &st, &comment, &atts, &[]).await?;
             }
             "urge" => {
-                let recent: i64 = sqlx::query(
-                    "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status = 'open' AND urged_at IS NOT NULL AND urged_at > $3",
-                )
-                .bind(id)
-                .bind(&l.inst.state)
-                .bind(now - 10 * 60_000)
-                .fetch_one(&mut **tx)
-                .await?
-                .try_get(0)?;
+                let recent: i64 = tx
+                    .read(
+                        "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status = 'open' AND urged_at IS NOT NULL AND urged_at > $3",
+                        vec![id.into(), (&l.inst.state).into(), (now - 10 * 60_000).into()],
+                    )
+                    .await?
+                    .first()
+                    .map(|r| r.try_get(0))
+                    .transpose()?
+                    .unwrap_or(0);
                 if recent > 0 {
                     return Err(IamError::conflict("wf.urge_too_often", "10分钟内已催办过，请稍后再催"));
                 }
                 let holders: Vec<i64> = l.live().filter(|t| t.status == "open").map(|t| t.assignee_id).collect();
-                sqlx::query("UPDATE wf_tasks SET urged = urged + 1, urged_at = $1 WHERE instance_id = $2 AND step = $3 AND status = 'open' AND kind = 'todo'")
-                    .bind(now)
-                    .bind(id)
-                    .bind(&l.inst.state)
-                    .execute(&mut **tx)
-                    .await?;
+                tx.later(
+                    "UPDATE wf_tasks SET urged = urged + 1, urged_at = $1 WHERE instance_id = $2 AND step = $3 AND status = 'open' AND kind = 'todo'",
+                    vec![now.into(), id.into(), (&l.inst.state).into()],
+                );
                 let body = if comment.is_empty() {
                     format!("{} 催办：请尽快办理", actor.display_name)
                 } else {
                     format!("{} 催办：{comment}", actor.display_name)
                 };
-                self.iam.post_messages(tx, &holders, "wf.urge", "warning", &format!("催办：{}", l.inst.title), &body).await?;
+                self.iam.post_messages_later(tx, &holders, "wf.urge", "warning", &format!("催办：{}", l.inst.title), &body);
                 let st = l.inst.state.clone();
                 self.write_log(tx, id, Some(actor), "urge", &name, &st, &st, &comment, &atts, &[]).await?;
             }
@@ -924,16 +945,14 @@ impl WfService {
                 }
                 let names = users.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join("、");
                 let ids: Vec<i64> = users.iter().map(|(u, _)| *u).collect();
-                self.iam
-                    .post_messages(
-                        tx,
-                        &ids,
-                        "wf.cc",
-                        "info",
-                        &format!("抄送：{}", l.inst.title),
-                        &format!("{} 抄送给您：{}", actor.display_name, comment),
-                    )
-                    .await?;
+                self.iam.post_messages_later(
+                    tx,
+                    &ids,
+                    "wf.cc",
+                    "info",
+                    &format!("抄送：{}", l.inst.title),
+                    &format!("{} 抄送给您：{}", actor.display_name, comment),
+                );
                 let c = if comment.is_empty() { format!("抄送：{names}") } else { format!("抄送：{names}；{comment}") };
                 self.write_log(tx, id, Some(actor), "cc", &name, &st, &st, &c, &atts, &[]).await?;
             }
@@ -946,73 +965,66 @@ impl WfService {
                 }
                 let my = l.my_task(actor.user_id).cloned().ok_or_else(|| not_allowed("您没有本环节的待办"))?;
                 let st = l.inst.state.clone();
-                let new_id = match kind.as_str() {
+                match kind.as_str() {
                     "transfer" => {
-                        sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '转办' WHERE id = $2")
-                            .bind(now)
-                            .bind(my.id)
-                            .execute(&mut **tx)
-                            .await?;
-                        self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, None, my.due_at, my.due_date.clone()).await?
+                        tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '转办' WHERE id = $2", vec![now.into(), my.id.into()]);
+                        self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, None, my.due_at, my.due_date.clone()).await?;
                     }
                     "delegate" => {
-                        sqlx::query("UPDATE wf_tasks SET status = 'delegated' WHERE id = $1").bind(my.id).execute(&mut **tx).await?;
+                        tx.later("UPDATE wf_tasks SET status = 'delegated' WHERE id = $1", vec![my.id.into()]);
                         self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, Some(my.id), my.due_at, my.due_date.clone())
-                            .await?
+                            .await?;
                     }
                     _ => {
                         let seq = l.tasks.iter().map(|t| t.seq).max().unwrap_or(0) + 1;
-                        self.insert_task(tx, id, "todo", &st, uid, "open", seq, true, None, my.due_at, my.due_date.clone()).await?
+                        self.insert_task(tx, id, "todo", &st, uid, "open", seq, true, None, my.due_at, my.due_date.clone()).await?;
                     }
-                };
-                if let Some(d) = self.deadline_jobs(tx, &l, &st, my.due_date.as_deref()).await? {
-                    out.deadlines.push((new_id, d));
                 }
-                self.iam
-                    .post_messages(
-                        tx,
-                        &[uid],
-                        "wf.task",
-                        "info",
-                        &format!("待办：{}", l.inst.title),
-                        &format!("{} {name}给您：{}", actor.display_name, l.def.state_name(&st)),
-                    )
-                    .await?;
+                if l.def.state(&st).is_some() && my.due_date.is_some() {
+                    out.deadlines = true;
+                }
+                self.iam.post_messages_later(
+                    tx,
+                    &[uid],
+                    "wf.task",
+                    "info",
+                    &format!("待办：{}", l.inst.title),
+                    &format!("{} {name}给您：{}", actor.display_name, l.def.state_name(&st)),
+                );
                 let c = if comment.is_empty() { format!("{name}给 {uname}") } else { format!("{name}给 {uname}：{comment}") };
                 self.write_log(tx, id, Some(actor), &kind, &name, &st, &st, &c, &atts, &[]).await?;
             }
             "resolve" => {
                 let my = l.my_task(actor.user_id).cloned().ok_or_else(|| not_allowed("您没有本环节的待办"))?;
                 let owner = my.delegated_from.ok_or_else(|| not_allowed("这不是委派给您的事项"))?;
-                sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '交回' WHERE id = $2")
-                    .bind(now)
-                    .bind(my.id)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query("UPDATE wf_tasks SET status = 'open' WHERE id = $1 AND status = 'delegated'")
-                    .bind(owner)
-                    .execute(&mut **tx)
-                    .await?;
-                let owner_user: i64 =
-                    sqlx::query("SELECT assignee_id FROM wf_tasks WHERE id = $1").bind(owner).fetch_one(&mut **tx).await?.try_get(0)?;
-                self.iam
-                    .post_messages(
-                        tx,
-                        &[owner_user],
-                        "wf.task",
-                        "info",
-                        &format!("委派已交回：{}", l.inst.title),
-                        &format!("{}：{comment}", actor.display_name),
-                    )
-                    .await?;
+                tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '交回' WHERE id = $2", vec![now.into(), my.id.into()]);
+                tx.later("UPDATE wf_tasks SET status = 'open' WHERE id = $1 AND status = 'delegated'", vec![owner.into()]);
+                let owner_user: i64 = tx
+                    .read("SELECT assignee_id FROM wf_tasks WHERE id = $1", vec![owner.into()])
+                    .await?
+                    .first()
+                    .ok_or_else(|| IamError::Internal(format!("delegating task {owner} missing")))?
+                    .try_get(0)?;
+                self.iam.post_messages_later(
+                    tx,
+                    &[owner_user],
+                    "wf.task",
+                    "info",
+                    &format!("委派已交回：{}", l.inst.title),
+                    &format!("{}：{comment}", actor.display_name),
+                );
                 let st = l.inst.state.clone();
                 self.write_log(tx, id, Some(actor), "resolve", &name, &st, &st, &comment, &atts, &[]).await?;
             }
             other => return Err(IamError::Internal(format!("unhandled action kind {other}"))),
         }
+        out.from_name = l.def.state_name(&out.from_state).to_owned();
+        out.to_name = l.def.state_name(&out.to_state).to_owned();
         let mut ev = AuditEvent::success("wf.act", format!("wf_instance:{id}"));
         ev.detail = format!("{} {}→{}", input.action, out.from_state, out.to_state);
         if deferred_audit {
+            // The operation's writes stay queued too: the caller adds its own and ends with
+            // `commit`, which sends them with the audit row.
             out.audit = Some((ctx.clone(), ev));
         } else {
             self.iam.audit(tx, ctx, ev).await?;
@@ -1065,12 +1077,10 @@ impl WfService {
                 if target.as_str() == l.inst.region_code {
                     return Err(IamError::field("region", "不能流转到本县（市、区）"));
                 }
-                sqlx::query("UPDATE wf_instances SET pending_region = $1, origin_state = $2 WHERE id = $3")
-                    .bind(target.as_str())
-                    .bind(&l.inst.state)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
+                tx.later(
+                    "UPDATE wf_instances SET pending_region = $1, origin_state = $2 WHERE id = $3",
+                    vec![target.as_str().into(), (&l.inst.state).into(), id.into()],
+                );
                 l.inst.pending_region = Some(target.as_str().to_owned());
                 l.inst.origin_state = Some(l.inst.state.clone());
                 out.transfer = Some((TransitionKind::TransferRegion, target.as_str().to_owned()));
@@ -1083,18 +1093,11 @@ impl WfService {
                 let origin = l.inst.origin_state.clone().ok_or_else(|| IamError::Internal("transfer without origin".into()))?;
                 let pending = l.inst.pending_region.clone().unwrap_or_default();
                 if t.kind == TransitionKind::Confirm {
-                    sqlx::query("UPDATE wf_instances SET region_code = $1 WHERE id = $2")
-                        .bind(&pending)
-                        .bind(id)
-                        .execute(&mut **tx)
-                        .await?;
+                    tx.later("UPDATE wf_instances SET region_code = $1 WHERE id = $2", vec![(&pending).into(), id.into()]);
                     l.inst.region_code = pending.clone();
                     out.region_code = pending.clone();
                 }
-                sqlx::query("UPDATE wf_instances SET pending_region = NULL, origin_state = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
+                tx.later("UPDATE wf_instances SET pending_region = NULL, origin_state = NULL WHERE id = $1", vec![id.into()]);
                 l.inst.pending_region = None;
                 l.inst.origin_state = None;
                 out.transfer = Some((t.kind, pending));
@@ -1114,52 +1117,44 @@ impl WfService {
             // 或签: the first decision closes the other holders' rows, escalation rows included (added = 2);
             // only holders added by 加签 (added = 1) must still decide.
             Mode::Any => {
-                sqlx::query(
+                tx.later(
                     "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND step = $3 AND kind = 'todo' \
                      AND status IN ('open', 'waiting') AND added <> 1 AND id <> $4",
-                )
-                .bind(now)
-                .bind(id)
-                .bind(&l.inst.state)
-                .bind(my)
-                .execute(&mut **tx)
-                .await?;
+                    vec![now.into(), id.into(), (&l.inst.state).into(), my.into()],
+                );
             }
             Mode::Sequential => {
-                let next = sqlx::query(
-                    "SELECT id FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND kind = 'todo' AND status = 'waiting' ORDER BY seq, id LIMIT 1",
-                )
-                .bind(id)
-                .bind(&l.inst.state)
-                .fetch_optional(&mut **tx)
-                .await?;
-                if let Some(r) = next {
+                let next = tx
+                    .read(
+                        "SELECT id, assignee_id FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND kind = 'todo' AND status = 'waiting' ORDER BY seq, id LIMIT 1",
+                        vec![id.into(), (&l.inst.state).into()],
+                    )
+                    .await?;
+                if let Some(r) = next.first() {
                     let nid: i64 = r.try_get(0)?;
-                    sqlx::query("UPDATE wf_tasks SET status = 'open' WHERE id = $1").bind(nid).execute(&mut **tx).await?;
-                    let (uid,): (i64,) =
-                        (sqlx::query("SELECT assignee_id FROM wf_tasks WHERE id = $1").bind(nid).fetch_one(&mut **tx).await?.try_get(0)?,);
-                    self.iam
-                        .post_messages(
-                            tx,
-                            &[uid],
-                            "wf.task",
-                            "info",
-                            &format!("待办：{}", l.inst.title),
-                            &format!("轮到您办理：{}", st.name),
-                        )
-                        .await?;
+                    let uid: i64 = r.try_get(1)?;
+                    tx.later("UPDATE wf_tasks SET status = 'open' WHERE id = $1", vec![nid.into()]);
+                    self.iam.post_messages_later(
+                        tx,
+                        &[uid],
+                        "wf.task",
+                        "info",
+                        &format!("待办：{}", l.inst.title),
+                        &format!("轮到您办理：{}", st.name),
+                    );
                 }
             }
             Mode::All => {}
         }
-        let remaining: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND kind = 'todo' AND status IN ('open', 'waiting', 'delegated')",
-        )
-        .bind(id)
-        .bind(&l.inst.state)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
+        // Holders still to decide, counted on the loaded step (current: the version claim proves it)
+        // after the updates above: the caller's row is done, and under 或签 the open and waiting
+        // rows not added by 加签 are cancelled.
+        let remaining = l
+            .tasks
+            .iter()
+            .filter(|t| t.kind == "todo" && t.id != my && matches!(t.status.as_str(), "open" | "waiting" | "delegated"))
+            .filter(|t| !(st.mode == Mode::Any && t.status != "delegated" && t.added_kind != 1))
+            .count();
         if remaining > 0 {
             let state = l.inst.state.clone();
             let note = if st.mode == Mode::Sequential { "依次审批" } else { "会签" };
@@ -1177,16 +1172,14 @@ impl WfService {
             for u in &users {
                 self.insert_task(tx, id, "cc", &t.to, *u, "open", 0, false, None, None, None).await?;
             }
-            self.iam
-                .post_messages(
-                    tx,
-                    &users,
-                    "wf.cc",
-                    "info",
-                    &format!("知会：{}", l.inst.title),
-                    &format!("{}：{}", actor.display_name, t.name),
-                )
-                .await?;
+            self.iam.post_messages_later(
+                tx,
+                &users,
+                "wf.cc",
+                "info",
+                &format!("知会：{}", l.inst.title),
+                &format!("{}：{}", actor.display_name, t.name),
+            );
         }
         Ok(())
     }
@@ -1194,25 +1187,16 @@ impl WfService {
     /// Marks the caller's open task at this step done; returns its id (0 when the step is a start step).
     async fn finish_mine(&self, tx: &mut Tx, l: &Loaded, actor: &Principal, result: &str) -> IamResult<i64> {
         let Some(my) = l.my_task(actor.user_id) else { return Ok(0) };
-        sqlx::query("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = $2 WHERE id = $3")
-            .bind(self.now())
-            .bind(result)
-            .bind(my.id)
-            .execute(&mut **tx)
-            .await?;
+        tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = $2 WHERE id = $3", vec![self.now().into(), result.into(), my.id.into()]);
         Ok(my.id)
     }
 
     /// Cancels every live task of the current step.
     async fn cancel_step(&self, tx: &mut Tx, l: &Loaded) -> IamResult<()> {
-        sqlx::query(
+        tx.later(
             "UPDATE wf_tasks SET status = 'cancelled', handled_at = $1 WHERE instance_id = $2 AND step = $3 AND kind = 'todo' AND status IN ('open', 'waiting', 'delegated')",
-        )
-        .bind(self.now())
-        .bind(l.inst.id)
-        .bind(&l.inst.state)
-        .execute(&mut **tx)
-        .await?;
+            vec![self.now().into(), l.inst.id.into(), (&l.inst.state).into()],
+        );
         Ok(())
     }
 
@@ -1235,12 +1219,7 @@ impl WfService {
         let st = def.state(to).ok_or_else(|| IamError::Internal(format!("unknown state {to}")))?;
         let from = l.inst.state.clone();
         let status = if st.kind == StateKind::End { "completed" } else { "running" };
-        sqlx::query("UPDATE wf_instances SET state = $1, status = $2 WHERE id = $3")
-            .bind(to)
-            .bind(status)
-            .bind(l.inst.id)
-            .execute(&mut **tx)
-            .await?;
+        tx.later("UPDATE wf_instances SET state = $1, status = $2 WHERE id = $3", vec![to.into(), status.into(), l.inst.id.into()]);
         l.inst.state = to.to_owned();
         l.inst.status = status.to_owned();
         out.to_state = to.to_owned();
@@ -1291,7 +1270,7 @@ impl WfService {
                 users
             }
         };
-        let cal = self.calendar_on(tx).await?;
+        let cal = self.calendar_in(tx).await?;
         let (due_date, due_at) = match &st.limit {
             Some(lim) => {
                 let d = cal.due(beijing_today(self.now()), lim.days, lim.working);
@@ -1302,9 +1281,9 @@ impl WfService {
         let jobs = self.jobs_for(st, due_date.as_deref(), &cal);
         for (i, u) in users.iter().enumerate() {
             let status = if st.mode == Mode::Sequential && i > 0 && holder.is_none() { "waiting" } else { "open" };
-            let tid = self.insert_task(tx, inst.id, "todo", &st.code, *u, status, i as i64, false, None, due_at, due_date.clone()).await?;
+            self.insert_task(tx, inst.id, "todo", &st.code, *u, status, i as i64, false, None, due_at, due_date.clone()).await?;
             if !jobs.is_empty() {
-                out.deadlines.push((tid, jobs.clone()));
+                out.deadlines = true;
             }
         }
         let notify: Vec<i64> = if st.mode == Mode::Sequential && holder.is_none() {
@@ -1314,16 +1293,14 @@ impl WfService {
         };
         if !notify.is_empty() {
             let due = due_date.as_deref().map(|d| format!("，请于 {d} 前办理")).unwrap_or_default();
-            self.iam
-                .post_messages(
-                    tx,
-                    &notify,
-                    "wf.task",
-                    "info",
-                    &format!("待办：{}", inst.title),
-                    &format!("{}「{}」{due}", def.name, st.name),
-                )
-                .await?;
+            self.iam.post_messages_later(
+                tx,
+                &notify,
+                "wf.task",
+                "info",
+                &format!("待办：{}", inst.title),
+                &format!("{}「{}」{due}", def.name, st.name),
+            );
         }
         Ok(())
     }
@@ -1341,19 +1318,13 @@ impl WfService {
         ]
     }
 
-    async fn deadline_jobs(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        l: &Loaded,
-        step: &str,
-        due: Option<&str>,
-    ) -> IamResult<Option<Vec<(crate::jobs::Kind, i64)>>> {
-        let Some(st) = l.def.state(step) else { return Ok(None) };
-        if due.is_none() {
-            return Ok(None);
+    /// The calendar, from the cache or read in `tx` (after its queued writes).
+    async fn calendar_in(&self, tx: &mut Tx) -> IamResult<Arc<crate::calendar::Calendar>> {
+        if let Some(c) = self.calendar_cached()? {
+            return Ok(c);
         }
-        let cal = self.calendar_on(conn).await?;
-        Ok(Some(self.jobs_for(st, due, &cal)))
+        tx.flush().await?;
+        self.calendar_on(tx).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1370,25 +1341,25 @@ impl WfService {
         delegated_from: Option<i64>,
         due_at: Option<i64>,
         due_date: Option<String>,
-    ) -> IamResult<i64> {
-        let r = sqlx::query(
+    ) -> IamResult<()> {
+        tx.later(
             "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, delegated_from, due_at, due_date, created_at, business_type) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT business_type FROM wf_instances WHERE id = $1)) RETURNING id",
-        )
-        .bind(instance)
-        .bind(kind)
-        .bind(step)
-        .bind(user)
-        .bind(status)
-        .bind(seq)
-        .bind(i64::from(added))
-        .bind(delegated_from)
-        .bind(due_at)
-        .bind(due_date)
-        .bind(self.now())
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(r.try_get(0)?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT business_type FROM wf_instances WHERE id = $1))",
+            vec![
+                instance.into(),
+                kind.into(),
+                step.into(),
+                user.into(),
+                status.into(),
+                seq.into(),
+                added.into(),
+                delegated_from.into(),
+                due_at.into(),
+                due_date.into(),
+                self.now().into(),
+            ],
+        );
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1406,35 +1377,33 @@ impl WfService {
         changes: &[WfChange],
     ) -> IamResult<()> {
         let role = actor.map(|a| a.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join("、")).unwrap_or_default();
-        sqlx::query(
+        tx.later(
             "INSERT INTO wf_log (instance_id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(instance)
-        .bind(self.now())
-        .bind(actor.map(|a| a.user_id))
-        .bind(actor.map(|a| a.display_name.as_str()).unwrap_or("系统"))
-        .bind(role)
-        .bind(action)
-        .bind(name)
-        .bind(from)
-        .bind(to)
-        .bind(comment)
-        .bind(serde_json::to_string(atts).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut **tx)
-        .await?;
+            vec![
+                instance.into(),
+                self.now().into(),
+                actor.map(|a| a.user_id).into(),
+                actor.map(|a| a.display_name.as_str()).unwrap_or("系统").into(),
+                role.into(),
+                action.into(),
+                name.into(),
+                from.into(),
+                to.into(),
+                comment.into(),
+                serde_json::to_string(atts).unwrap_or_else(|_| "[]".into()).into(),
+                serde_json::to_string(changes).unwrap_or_else(|_| "[]".into()).into(),
+            ],
+        );
         Ok(())
     }
 
     async fn attachment_refs(&self, tx: &mut Tx, ids: &[i64]) -> IamResult<Vec<AttachmentRef>> {
         let mut out = Vec::new();
         for id in ids.iter().take(50) {
-            let r = sqlx::query("SELECT name FROM inv_files WHERE id = $1").bind(*id).fetch_optional(&mut **tx).await;
-            match r {
-                Ok(Some(r)) => out.push(AttachmentRef { id: *id, name: r.try_get(0)? }),
-                Ok(None) => return Err(IamError::field("attachments", format!("附件 {id} 不存在"))),
-                Err(e) => return Err(e.into()),
+            match tx.read("SELECT name FROM inv_files WHERE id = $1", vec![(*id).into()]).await?.first() {
+                Some(r) => out.push(AttachmentRef { id: *id, name: r.try_get(0)? }),
+                None => return Err(IamError::field("attachments", format!("附件 {id} 不存在"))),
             }
         }
         Ok(out)
@@ -1444,14 +1413,13 @@ impl WfService {
     pub(crate) async fn users_with(&self, tx: &mut Tx, roles: &[String], region: &str) -> IamResult<Vec<i64>> {
         let mut out = Vec::new();
         for role in roles {
-            let rows = sqlx::query(
-                "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
-                 WHERE r.code = $1 AND u.region_code = $2 AND u.status = 'active' ORDER BY u.id",
-            )
-            .bind(role)
-            .bind(region)
-            .fetch_all(&mut **tx)
-            .await?;
+            let rows = tx
+                .read(
+                    "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
+                     WHERE r.code = $1 AND u.region_code = $2 AND u.status = 'active' ORDER BY u.id",
+                    vec![role.into(), region.into()],
+                )
+                .await?;
             for r in rows {
                 let id: i64 = r.try_get(0)?;
                 if !out.contains(&id) {
@@ -1472,11 +1440,7 @@ impl WfService {
             if *id == me {
                 return Err(IamError::field("user_id", "不能选择自己"));
             }
-            let r = sqlx::query("SELECT display_name FROM users WHERE id = $1 AND status = 'active'")
-                .bind(*id)
-                .fetch_optional(&mut **tx)
-                .await?;
-            match r {
+            match tx.read("SELECT display_name FROM users WHERE id = $1 AND status = 'active'", vec![(*id).into()]).await?.first() {
                 Some(r) => out.push((*id, r.try_get(0)?)),
                 None => return Err(IamError::field("user_id", "所选人员不存在或已停用")),
             }
@@ -1495,7 +1459,7 @@ impl WfService {
     /// Writes a deferred audit row, commits, and schedules the deadline jobs of the operation.
     pub async fn commit(&self, mut tx: Tx, out: &Outcome) -> IamResult<()> {
         if let Some((ctx, ev)) = &out.audit {
-            self.iam.audit(&mut tx, ctx, ev.clone()).await?;
+            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await?;
         }
         tx.commit().await?;
         self.schedule(out);
@@ -1504,8 +1468,44 @@ impl WfService {
 
     /// The instance as the caller sees it.
     pub async fn view(&self, actor: &Principal, id: i64, facts: &Facts) -> IamResult<WfView> {
+        // Three reads: the instance, the current step's tasks (with the inbox columns) and the log;
+        // the availability rules work on the same rows.
         let mut conn = self.db().pool().acquire().await?;
-        let l = self.load(&mut conn, id).await?;
+        let row = sqlx::query(&format!("SELECT {INST_COLS} FROM wf_instances WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
+        let inst = inst_from(&row)?;
+        let def = self.definition_on(&mut conn, &inst.definition, inst.def_version).await?;
+        let task_rows = sqlx::query(view_task_sql()).bind(id).bind(&inst.state).fetch_all(&mut *conn).await?;
+        let log_rows = sqlx::query(
+            "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
+             FROM wf_log WHERE instance_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut tasks = Vec::with_capacity(task_rows.len());
+        for r in &task_rows {
+            tasks.push(TaskRow {
+                id: r.try_get(0)?,
+                kind: r.try_get(3)?,
+                assignee_id: r.try_get(4)?,
+                status: r.try_get(5)?,
+                seq: r.try_get(VIEW_TASK_EXTRA)?,
+                added: r.try_get::<i64, _>(VIEW_TASK_EXTRA + 1)? != 0,
+                added_kind: r.try_get(VIEW_TASK_EXTRA + 1)?,
+                delegated_from: r.try_get(VIEW_TASK_EXTRA + 2)?,
+                due_at: r.try_get(6)?,
+                due_date: r.try_get(7)?,
+            });
+        }
+        let mut steps = Vec::with_capacity(log_rows.len());
+        for r in &log_rows {
+            steps.push(Step { actor_id: r.try_get(2)?, action: r.try_get(5)?, from: r.try_get(7)?, to: r.try_get(8)? });
+        }
+        let l = Loaded { inst, def, tasks, steps };
         if !self.visible(&mut conn, actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
         }
@@ -1513,27 +1513,15 @@ impl WfService {
         let actions = self.available(actor, &l).into_iter().filter(|a| !hidden.contains(&a.action.as_str())).collect();
         let field_perms = self.field_perms(actor, &l, facts);
         let instance = self.instance_dto(&l);
-        let rows = sqlx::query(&format!(
-            "{TASK_SELECT} WHERE t.instance_id = $1 AND t.step = $2 AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated') ORDER BY t.seq, t.id"
-        ))
-        .bind(id)
-        .bind(&l.inst.state)
-        .fetch_all(&mut *conn)
-        .await?;
         let mut open_tasks = Vec::new();
-        for r in rows {
-            open_tasks.push(self.task_dto(&r, &l.def)?);
+        for (r, t) in task_rows.iter().zip(&l.tasks) {
+            if t.kind == "todo" && matches!(t.status.as_str(), "open" | "waiting" | "delegated") {
+                open_tasks.push(self.task_dto(r, &l.def)?);
+            }
         }
         let my_task = open_tasks.iter().find(|t| t.assignee_id == actor.user_id && t.status == "open").cloned();
-        let rows = sqlx::query(
-            "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
-             FROM wf_log WHERE instance_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut log = Vec::with_capacity(rows.len());
-        for r in rows {
+        let mut log = Vec::with_capacity(log_rows.len());
+        for r in log_rows {
             let from: String = r.try_get(7)?;
             let to: String = r.try_get(8)?;
             let atts: String = r.try_get(10)?;
@@ -1760,7 +1748,7 @@ impl WfService {
         if l.inst.state != step || l.inst.status != "running" {
             return Ok(false);
         }
-        sqlx::query("UPDATE wf_tasks SET card = $1 WHERE id = $2").bind(kind.as_str()).bind(task_id).execute(&mut *tx).await?;
+        tx.later("UPDATE wf_tasks SET card = $1 WHERE id = $2", vec![kind.as_str().into(), task_id.into()]);
         let st = l.state()?.clone();
         let due = due.unwrap_or_default();
         // Jobs may run late and out of order (after downtime): every level not yet raised takes effect once.
@@ -1771,7 +1759,7 @@ impl WfService {
             }
             self.raise(&mut tx, &l, &st, &step, assignee, &due, level).await?;
         }
-        sqlx::query("UPDATE wf_instances SET version = version + 1 WHERE id = $1").bind(instance).execute(&mut *tx).await?;
+        tx.later("UPDATE wf_instances SET version = version + 1 WHERE id = $1", vec![instance.into()]);
         tx.commit().await?;
         self.schedule_next(task_id, &st, &due, kind).await;
         Ok(true)
@@ -1805,12 +1793,12 @@ impl WfService {
         if kind != crate::jobs::Kind::Remind && l.inst.initiator_id != assignee {
             to.push(l.inst.initiator_id);
         }
-        self.iam.post_messages(tx, &to, &format!("wf.{}", kind.as_str()), level, &title, &body).await?;
+        self.iam.post_messages_later(tx, &to, &format!("wf.{}", kind.as_str()), level, &title, &body);
         if kind != crate::jobs::Kind::Remind {
-            let uname: String = sqlx::query("SELECT display_name FROM users WHERE id = $1")
-                .bind(assignee)
-                .fetch_optional(&mut **tx)
+            let uname: String = tx
+                .read("SELECT display_name FROM users WHERE id = $1", vec![assignee.into()])
                 .await?
+                .first()
                 .map(|r| r.try_get(0))
                 .transpose()?
                 .unwrap_or_default();
@@ -1819,12 +1807,13 @@ impl WfService {
         }
         if kind == crate::jobs::Kind::Yellow && st.on_timeout == OnTimeout::Escalate {
             // Escalate once per step: the escalation holders join the step as approvers.
-            let already: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2")
-                .bind(instance)
-                .bind(step)
-                .fetch_one(&mut **tx)
+            let already: i64 = tx
+                .read("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2", vec![instance.into(), step.into()])
                 .await?
-                .try_get(0)?;
+                .first()
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .unwrap_or(0);
             if let (0, Some(a)) = (already, st.escalate_to.as_ref()) {
                 let region = match a.level {
                     Level::City => self.city.clone(),
@@ -1837,28 +1826,21 @@ impl WfService {
                     .filter(|u| !l.live().any(|t| t.assignee_id == *u))
                     .collect();
                 for u in &users {
-                    sqlx::query(
+                    tx.later(
                         "INSERT INTO wf_tasks (instance_id, kind, step, assignee_id, status, seq, added, created_at, card, jobs_scheduled, business_type) \
                          VALUES ($1, 'todo', $2, $3, 'open', 99, 2, $4, 'yellow', 1, (SELECT business_type FROM wf_instances WHERE id = $1))",
-                    )
-                    .bind(instance)
-                    .bind(step)
-                    .bind(*u)
-                    .bind(self.now())
-                    .execute(&mut **tx)
-                    .await?;
+                        vec![instance.into(), step.into(), (*u).into(), self.now().into()],
+                    );
                 }
                 if !users.is_empty() {
-                    self.iam
-                        .post_messages(
-                            tx,
-                            &users,
-                            "wf.escalate",
-                            "warning",
-                            &format!("超时升级：{}", l.inst.title),
-                            &format!("「{}」超时未办，已升级由您督办或代为办理", st.name),
-                        )
-                        .await?;
+                    self.iam.post_messages_later(
+                        tx,
+                        &users,
+                        "wf.escalate",
+                        "warning",
+                        &format!("超时升级：{}", l.inst.title),
+                        &format!("「{}」超时未办，已升级由您督办或代为办理", st.name),
+                    );
                     self.write_log(
                         tx,
                         instance,
@@ -1877,6 +1859,19 @@ impl WfService {
         }
         Ok(())
     }
+}
+
+/// Index of the first extra column (seq, added, delegated_from) of [`view_task_sql`].
+const VIEW_TASK_EXTRA: usize = 23;
+
+/// The current step's tasks for an instance view: the inbox columns plus those availability needs,
+/// in the order of [`WfService::load`] (`$1` instance, `$2` step).
+fn view_task_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let select = TASK_SELECT.replacen(" FROM wf_tasks t ", ", t.seq, t.added, t.delegated_from FROM wf_tasks t ", 1);
+        format!("{select} WHERE t.instance_id = $1 AND t.step = $2 AND t.status <> 'cancelled' ORDER BY t.seq, t.id")
+    });
+    &SQL
 }
 
 /// The inbox row: columns 0..=12 of the task, then instance facts, region and names, definition.

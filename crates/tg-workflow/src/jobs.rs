@@ -142,11 +142,34 @@ async fn run_job(job: TimeoutJob, svc: Data<WfService>) -> Result<(), BoxDynErro
 }
 
 impl WfService {
-    /// Connects the job storage (call once at start-up, serving or not).
+    /// Connects the job storage (call once at start-up, serving or not) and starts the task that
+    /// schedules the jobs of new deadlines.
     pub async fn attach_jobs(&self, url: &str) -> Result<(), sqlx::Error> {
         if self.jobs.get().is_none() {
             let q = Queue::open(url).await?;
             let _ = self.jobs.set(q);
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        if self.sched.set(tx).is_ok() {
+            let svc = self.clone();
+            tokio::spawn(async move {
+                // Everything that arrived while the previous round was written goes in one round:
+                // one query for the tasks, one transaction for their marks.
+                while let Some(first) = rx.recv().await {
+                    let mut ids = vec![first];
+                    while ids.len() < 500 {
+                        match rx.try_recv() {
+                            Ok(id) => ids.push(id),
+                            Err(_) => break,
+                        }
+                    }
+                    ids.sort_unstable();
+                    ids.dedup();
+                    if let Err(e) = svc.schedule_pending(Some(&ids)).await {
+                        tracing::error!(error = %e, "scheduling timeout jobs failed; start-up schedules them again");
+                    }
+                }
+            });
         }
         Ok(())
     }
@@ -160,42 +183,73 @@ impl WfService {
         self.schedule(out)
     }
 
-    /// Writes the first job of each new deadline (临期提醒; each job schedules the next level when it
-    /// runs) in the background, then marks the tasks scheduled. Requests do not wait for the job
-    /// storage; a crash before the marks leaves `jobs_scheduled = 0`, which start-up catches up.
+    /// Hands the instance of an operation that created deadlines to the scheduler task, which writes
+    /// the first job of each (临期提醒; each job schedules the next level when it runs), then marks
+    /// the tasks scheduled. Requests do not wait for the job storage; a crash before the marks
+    /// leaves `jobs_scheduled = 0`, which start-up catches up.
     pub(crate) fn schedule(&self, out: &crate::engine::Outcome) {
-        if self.jobs.get().is_none() || out.deadlines.is_empty() {
+        if !out.deadlines || self.jobs.get().is_none() {
             return;
         }
-        let svc = self.clone();
-        let deadlines = out.deadlines.clone();
-        tokio::spawn(async move { svc.schedule_now(&deadlines).await });
+        if let Some(tx) = self.sched.get() {
+            let _ = tx.send(out.instance_id);
+        }
     }
 
-    pub(crate) async fn schedule_now(&self, deadlines: &[(i64, Vec<(Kind, i64)>)]) {
-        let Some(q) = self.jobs.get() else { return };
+    /// Writes the first job of every open task with a deadline whose jobs are not written yet (of
+    /// `instances`, or all), then marks them. Returns how many tasks it scheduled.
+    pub(crate) async fn schedule_pending(&self, instances: Option<&[i64]>) -> tg_iam::IamResult<usize> {
+        let Some(q) = self.jobs.get() else { return Ok(0) };
+        let mut sql = tg_db::SqlBuf::new(
+            "SELECT t.id, t.step, t.due_date, i.definition, i.def_version FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
+             WHERE t.jobs_scheduled = 0 AND t.due_date IS NOT NULL AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated')",
+        );
+        if let Some(ids) = instances {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            sql.push(" AND t.instance_id IN (");
+            for (k, id) in ids.iter().enumerate() {
+                if k > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+        }
+        sql.push(" ORDER BY t.id LIMIT 10000");
+        let rows = sql.query().fetch_all(self.db().pool()).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let cal = self.calendar().await?;
         let mut done = Vec::new();
-        for (task, jobs) in deadlines {
-            let Some((kind, at)) = jobs.first() else { continue };
-            match q.schedule(TimeoutJob { task: *task, kind: *kind }, *at).await {
-                Ok(()) => done.push(*task),
-                Err(e) => tracing::error!(task, error = %e, "scheduling a timeout job failed; it is retried at start-up"),
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            let step: String = r.try_get(1)?;
+            let due: Option<String> = r.try_get(2)?;
+            let def = self.definition(&r.try_get::<String, _>(3)?, r.try_get(4)?).await?;
+            let Some(st) = def.state(&step) else { continue };
+            let Some((kind, at)) = self.jobs_for(st, due.as_deref(), &cal).into_iter().next() else { continue };
+            match q.schedule(TimeoutJob { task: id, kind }, at).await {
+                Ok(()) => done.push(id),
+                Err(e) => tracing::error!(task = id, error = %e, "scheduling a timeout job failed; it is retried at start-up"),
             }
         }
-        if done.is_empty() {
-            return;
-        }
-        let result: Result<(), sqlx::Error> = async {
-            let mut tx = self.db().begin().await?;
-            for id in &done {
-                sqlx::query("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id = $1").bind(*id).execute(&mut *tx).await?;
+        let mut tx = self.db().begin().await?;
+        for chunk in done.chunks(500) {
+            let mut up = tg_db::SqlBuf::new("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id IN (");
+            for (k, id) in chunk.iter().enumerate() {
+                if k > 0 {
+                    up.push(", ");
+                }
+                up.bind(*id);
             }
-            tx.commit().await
+            up.push(")");
+            up.query().execute(&mut *tx).await?;
         }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "marking tasks scheduled failed; start-up schedules them again");
-        }
+        tx.commit().await?;
+        Ok(done.len())
     }
 
     /// Schedules the level after `kind` of a task's deadline (called by the job that raised `kind`).
@@ -212,31 +266,7 @@ impl WfService {
     /// Schedules jobs for open tasks with deadlines whose jobs were never written (a crash between
     /// commit and scheduling). Returns how many tasks were caught up.
     pub async fn catch_up(&self) -> tg_iam::IamResult<usize> {
-        let rows = sqlx::query(
-            "SELECT t.id, t.instance_id, t.step, t.due_date FROM wf_tasks t WHERE t.jobs_scheduled = 0 AND t.due_date IS NOT NULL \
-             AND t.kind = 'todo' AND t.status IN ('open', 'waiting', 'delegated') ORDER BY t.id LIMIT 10000",
-        )
-        .fetch_all(self.db().pool())
-        .await?;
-        let cal = self.calendar().await?;
-        let mut out = crate::engine::Outcome::default();
-        for r in rows {
-            let id: i64 = r.try_get(0)?;
-            let instance: i64 = r.try_get(1)?;
-            let step: String = r.try_get(2)?;
-            let due: Option<String> = r.try_get(3)?;
-            let row = sqlx::query("SELECT definition, def_version FROM wf_instances WHERE id = $1")
-                .bind(instance)
-                .fetch_one(self.db().pool())
-                .await?;
-            let def = self.definition(&row.try_get::<String, _>(0)?, row.try_get(1)?).await?;
-            if let Some(st) = def.state(&step) {
-                out.deadlines.push((id, self.jobs_for(st, due.as_deref(), &cal)));
-            }
-        }
-        let n = out.deadlines.len();
-        self.schedule_now(&out.deadlines).await;
-        Ok(n)
+        self.schedule_pending(None).await
     }
 
     /// Starts the worker that runs due jobs (serving nodes only). Several nodes may run one each:

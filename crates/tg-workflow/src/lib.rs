@@ -49,6 +49,8 @@ pub struct WfService {
     /// operations inside a transaction reuse them for a second instead of taking a second connection.
     fresh: Arc<RwLock<Freshness>>,
     pub(crate) jobs: Arc<OnceLock<jobs::Queue>>,
+    /// Instances whose new deadlines need timeout jobs, for the scheduler task (see `jobs.rs`).
+    pub(crate) sched: Arc<OnceLock<tokio::sync::mpsc::UnboundedSender<i64>>>,
     /// Instance id -> business type, which never changes once an instance exists.
     business_types: Arc<RwLock<HashMap<i64, String>>>,
 }
@@ -75,6 +77,7 @@ impl WfService {
             cal: Arc::new(RwLock::new((-1, Arc::new(Calendar::default())))),
             fresh: Arc::new(RwLock::new(Freshness(std::time::Instant::now(), HashMap::new(), None))),
             jobs: Arc::new(OnceLock::new()),
+            sched: Arc::new(OnceLock::new()),
             business_types: Default::default(),
         }
     }
