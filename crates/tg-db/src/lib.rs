@@ -14,6 +14,7 @@ pub use migrate::{migrate, Migration, MigrationError};
 pub use sqlbuf::{Arg, SqlBuf};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -97,20 +98,73 @@ pub struct Db {
 /// happens while the single write lock is held. On PostgreSQL they run one after another. Using the
 /// connection directly while writes are queued would let them run out of order, so it is refused
 /// (a panic in debug builds): flush first, or read through [`Tx::read`].
+///
+/// On SQLite this type runs `BEGIN IMMEDIATE` / `COMMIT` itself, so that `COMMIT` travels with the
+/// last queued writes, and, for a transaction begun with [`Db::begin_lazy`], `BEGIN` with the first.
 pub struct Tx {
-    inner: sqlx::Transaction<'static, Any>,
-    backend: Backend,
+    inner: Inner,
     pending: Vec<(&'static str, Vec<Arg>)>,
     /// The head (sequence, MAC) of the audit hash chain as known inside this transaction, read
     /// while holding the lock that serialises appends (SQLite's write lock, PostgreSQL's row lock).
     /// Appends keep it current, so a second append in the same transaction does not read it again.
     pub chain_head: Option<(i64, String)>,
-    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+enum Inner {
+    Postgres(sqlx::Transaction<'static, Any>),
+    Sqlite(LiteTx),
+}
+
+/// A SQLite transaction run by hand on a pooled connection, holding the process's write lock.
+struct LiteTx {
+    /// Always `Some` until dropped.
+    conn: Option<PoolConnection<Any>>,
+    /// `BEGIN IMMEDIATE` has been sent.
+    begun: bool,
+    /// Committed or rolled back.
+    done: bool,
+    writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl LiteTx {
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        match &mut self.conn {
+            Some(c) => c,
+            None => unreachable!("a SQLite transaction holds its connection until dropped"),
+        }
+    }
+}
+
+impl Drop for LiteTx {
+    fn drop(&mut self) {
+        if !self.begun || self.done {
+            return;
+        }
+        let Some(mut c) = self.conn.take() else { return };
+        // Roll back before the connection goes back to the pool and before the write lock is
+        // released. Without a runtime (shutdown), close the connection instead: SQLite rolls back
+        // an open transaction when its connection closes.
+        let guard = self.writer.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(async move {
+                    if sqlx::query("ROLLBACK").execute(&mut *c).await.is_err() {
+                        drop(c.detach());
+                    }
+                    drop(guard);
+                });
+            }
+            Err(_) => drop(c.detach()),
+        }
+    }
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.inner {
+            Inner::Postgres(_) => Backend::Postgres,
+            Inner::Sqlite(_) => Backend::Sqlite,
+        }
     }
 
     /// Queues a write (no result rows, no `RETURNING`) written with its own `$1…$n`.
@@ -119,20 +173,33 @@ impl Tx {
         self.pending.push((sql, args));
     }
 
+    /// The SQLite statements to send now: `BEGIN` if not sent yet, the queue, then `tail`.
+    fn sqlite_batch(
+        lite: &mut LiteTx,
+        pending: Vec<(&'static str, Vec<Arg>)>,
+        tail: &[(&'static str, &[Arg])],
+    ) -> Result<(String, Vec<Arg>), sqlx::Error> {
+        let begin: Option<(&'static str, &[Arg])> = if lite.begun { None } else { Some(("BEGIN IMMEDIATE", &[])) };
+        let stmts = begin.into_iter().chain(pending.iter().map(|(s, a)| (*s, a.as_slice()))).chain(tail.iter().copied());
+        let combined = combine(stmts)?;
+        lite.begun = true;
+        Ok(combined)
+    }
+
     /// Runs the queued writes.
     pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        match self.backend {
-            Backend::Sqlite => {
-                let (sql, args) = combine(&pending, None)?;
-                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(&mut *self.inner).await?;
+        match &mut self.inner {
+            Inner::Sqlite(lite) => {
+                let (sql, args) = Self::sqlite_batch(lite, pending, &[])?;
+                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(lite.conn()).await?;
             }
-            Backend::Postgres => {
+            Inner::Postgres(t) => {
                 for (sql, args) in &pending {
-                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut *self.inner).await?;
+                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut **t).await?;
                 }
             }
         }
@@ -142,33 +209,59 @@ impl Tx {
     /// Runs the queued writes, then `sql` (a query written with its own `$1…$n`), and returns its rows.
     /// On SQLite both go in one hand-over.
     pub async fn read(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite if !self.pending.is_empty() => {
-                let pending = std::mem::take(&mut self.pending);
-                let (sql, args) = combine(&pending, Some((sql, &args)))?;
-                sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_all(&mut *self.inner).await
+        if let Inner::Sqlite(lite) = &mut self.inner {
+            let pending = std::mem::take(&mut self.pending);
+            let (sql, args) = Self::sqlite_batch(lite, pending, &[(sql, &args)])?;
+            return sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_all(lite.conn()).await;
+        }
+        self.flush().await?;
+        match &mut self.inner {
+            Inner::Postgres(t) => sqlbuf::bind_all(sqlx::query(sql), &args).fetch_all(&mut **t).await,
+            Inner::Sqlite(_) => unreachable!("handled above"),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let Tx { inner, pending, .. } = self;
+        match inner {
+            Inner::Sqlite(mut lite) => {
+                if !lite.begun && pending.is_empty() {
+                    return Ok(());
+                }
+                let (sql, args) = Self::sqlite_batch(&mut lite, pending, &[("COMMIT", &[])])?;
+                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(lite.conn()).await?;
+                lite.done = true;
+                Ok(())
             }
-            _ => {
-                self.flush().await?;
-                sqlbuf::bind_all(sqlx::query(sql), &args).fetch_all(&mut *self.inner).await
+            Inner::Postgres(mut t) => {
+                for (sql, args) in &pending {
+                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut *t).await?;
+                }
+                t.commit().await
             }
         }
     }
 
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.flush().await?;
-        self.inner.commit().await
-    }
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
+        match self.inner {
+            Inner::Sqlite(mut lite) => {
+                if lite.begun && !lite.done {
+                    let r = sqlx::query("ROLLBACK").execute(lite.conn()).await.map(|_| ());
+                    lite.done = true;
+                    return r;
+                }
+                Ok(())
+            }
+            Inner::Postgres(t) => t.rollback().await,
+        }
     }
 }
 
 /// Joins statements into one string, each renumbered past the arguments of those before it.
-fn combine(stmts: &[(&'static str, Vec<Arg>)], last: Option<(&'static str, &[Arg])>) -> Result<(String, Vec<Arg>), sqlx::Error> {
+fn combine<'a>(stmts: impl Iterator<Item = (&'static str, &'a [Arg])>) -> Result<(String, Vec<Arg>), sqlx::Error> {
     let mut sql = String::new();
     let mut args: Vec<Arg> = Vec::new();
-    for (s, a) in stmts.iter().map(|(s, a)| (*s, a.as_slice())).chain(last) {
+    for (s, a) in stmts {
         if !sql.is_empty() {
             sql.push_str(";\n");
         }
@@ -181,14 +274,26 @@ fn combine(stmts: &[(&'static str, Vec<Arg>)], last: Option<(&'static str, &[Arg
 impl std::ops::Deref for Tx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        &self.inner
+        match &self.inner {
+            Inner::Postgres(t) => t,
+            Inner::Sqlite(LiteTx { conn: Some(c), .. }) => c,
+            Inner::Sqlite(_) => unreachable!("a SQLite transaction holds its connection until dropped"),
+        }
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         debug_assert!(self.pending.is_empty(), "queued writes must be flushed before the connection is used: {:?}", self.pending.first().map(|p| p.0));
-        &mut self.inner
+        match &mut self.inner {
+            Inner::Postgres(t) => t,
+            Inner::Sqlite(lite) => {
+                // A lazily begun transaction must begin with `read`, `flush` or `commit`: direct use
+                // before that would run outside the transaction.
+                assert!(lite.begun, "a lazily begun transaction was used directly before its first statement");
+                lite.conn()
+            }
+        }
     }
 }
 
@@ -243,16 +348,28 @@ impl Db {
     /// Begins a read-write transaction. On SQLite this is `BEGIN IMMEDIATE`: the write lock is taken
     /// up front, so a transaction that reads before it writes cannot fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => {
-                let guard = self.writer.clone().lock_owned().await;
-                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx { inner, backend: Backend::Sqlite, pending: Vec::new(), chain_head: None, _writer: Some(guard) })
-            }
-            Backend::Postgres => {
-                Ok(Tx { inner: self.pool.begin().await?, backend: Backend::Postgres, pending: Vec::new(), chain_head: None, _writer: None })
-            }
+        let mut tx = self.begin_lazy().await?;
+        if let Inner::Sqlite(lite) = &mut tx.inner {
+            sqlx::query("BEGIN IMMEDIATE").execute(lite.conn()).await?;
+            lite.begun = true;
         }
+        Ok(tx)
+    }
+
+    /// Like [`Self::begin`], but on SQLite `BEGIN IMMEDIATE` is sent with the first [`Tx::read`],
+    /// [`Tx::flush`] or [`Tx::commit`], saving a hand-over. The transaction must start with one of
+    /// those: using the connection directly first panics.
+    pub async fn begin_lazy(&self) -> Result<Tx, sqlx::Error> {
+        let inner = match self.backend {
+            Backend::Sqlite => {
+                // Writers queue here, in the process, instead of in SQLite's busy handler.
+                let guard = self.writer.clone().lock_owned().await;
+                let conn = self.pool.acquire().await?;
+                Inner::Sqlite(LiteTx { conn: Some(conn), begun: false, done: false, writer: Some(guard) })
+            }
+            Backend::Postgres => Inner::Postgres(self.pool.begin().await?),
+        };
+        Ok(Tx { inner, pending: Vec::new(), chain_head: None })
     }
 
     /// Readiness probe.
@@ -325,6 +442,39 @@ mod tests {
         tx.later("UPDATE t SET b = $1 WHERE id = $2", vec![5.into()]);
         tx.later("UPDATE t SET b = $1 WHERE id = 1", vec![6.into()]);
         assert!(tx.flush().await.is_err());
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn lazy_transactions_begin_with_their_first_batch_and_roll_back_when_dropped() {
+        let dir = std::env::temp_dir().join(format!("tg_db_lazy_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 2, ..Default::default() }).await.unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)").execute(db.pool()).await.unwrap();
+        let count = |db: Db| async move {
+            let n: i64 = sqlx::query("SELECT COUNT(*) FROM t").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
+            n
+        };
+        // Begun, written and committed in one batch.
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later("INSERT INTO t (id) VALUES ($1)", vec![1.into()]);
+        tx.commit().await.unwrap();
+        assert_eq!(count(db.clone()).await, 1);
+        // Begun by a read, then dropped: rolled back before the write lock is free again.
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later("INSERT INTO t (id) VALUES ($1)", vec![2.into()]);
+        assert_eq!(tx.read("SELECT COUNT(*) FROM t", Vec::new()).await.unwrap()[0].try_get::<i64, _>(0).unwrap(), 2);
+        drop(tx);
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(tx.read("SELECT COUNT(*) FROM t", Vec::new()).await.unwrap()[0].try_get::<i64, _>(0).unwrap(), 1);
+        // A failed commit rolls the whole transaction back.
+        tx.later("INSERT INTO t (id) VALUES ($1)", vec![3.into()]);
+        tx.later("INSERT INTO t (id) VALUES ($1)", vec![1.into()]);
+        assert!(tx.commit().await.is_err());
+        let tx = db.begin().await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(count(db.clone()).await, 1);
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

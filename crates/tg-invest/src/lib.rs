@@ -857,7 +857,8 @@ impl InvService {
         let id = p.id;
         let facts = self.facts(&p).await?;
         let snapshot = self.wf.snapshot(instance_id).await?;
-        let mut tx = self.db().begin().await?;
+        // Lazily begun: on SQLite `BEGIN` travels with the operation's first statement (its claim).
+        let mut tx = self.db().begin_lazy().await?;
         let out = self.wf.act_in_with(&mut tx, ctx, actor, instance_id, input, &facts, Some(snapshot)).await?;
         self.apply(&mut tx, actor, id, &out).await?;
         self.wf.commit(tx, &out).await?;

@@ -114,7 +114,7 @@ impl App {
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let url = config.database_url();
-        let db = Db::connect(&url, &DbOptions { max_connections: config.database.max_connections, ..Default::default() })
+        let db = Db::connect(&url, &DbOptions { max_connections: config.pool_size(), ..Default::default() })
             .await
             .with_context(|| format!("cannot open database {}", config::redact_url(&url)))?;
         tg_db::migrate(&db, &migrations()).await?;

@@ -125,7 +125,8 @@ async fn act(
         tg_invest::BUSINESS => s.inv.act(&auth.ctx(), &auth.principal, id, &input).await?,
         _ => {
             let (_, f) = facts(&s, id).await?;
-            let mut tx = s.iam.db().begin().await.map_err(tg_iam::IamError::from)?;
+            // The operation starts with its claim, so `BEGIN` can travel with it.
+            let mut tx = s.iam.db().begin_lazy().await.map_err(tg_iam::IamError::from)?;
             let out = s.wf.act_in(&mut tx, &auth.ctx(), &auth.principal, id, &input, &f).await?;
             s.wf.commit(tx, &out).await?;
             s.wf.view(&auth.principal, id, &f).await?
