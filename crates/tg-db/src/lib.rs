@@ -284,7 +284,11 @@ impl std::ops::Deref for Tx {
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        debug_assert!(self.pending.is_empty(), "queued writes must be flushed before the connection is used: {:?}", self.pending.first().map(|p| p.0));
+        debug_assert!(
+            self.pending.is_empty(),
+            "queued writes must be flushed before the connection is used: {:?}",
+            self.pending.first().map(|p| p.0)
+        );
         match &mut self.inner {
             Inner::Postgres(t) => t,
             Inner::Sqlite(lite) => {

@@ -816,9 +816,7 @@ impl WfService {
             // With the claim, read the audit chain's head, which the write lock already fixes for
             // this transaction: the operation's audit row then needs no read of its own.
             tx.later(CLAIM, vec![now.into(), id.into(), input.version.into()]);
-            let rows = tx
-                .read("SELECT changes(), seq, mac FROM audit_head WHERE id = 1", Vec::new())
-                .await?;
+            let rows = tx.read("SELECT changes(), seq, mac FROM audit_head WHERE id = 1", Vec::new()).await?;
             let r = rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
             tx.chain_head = Some((r.try_get(1)?, r.try_get(2)?));
             r.try_get::<i64, _>(0)? as u64
@@ -967,7 +965,10 @@ impl WfService {
                 let st = l.inst.state.clone();
                 match kind.as_str() {
                     "transfer" => {
-                        tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '转办' WHERE id = $2", vec![now.into(), my.id.into()]);
+                        tx.later(
+                            "UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '转办' WHERE id = $2",
+                            vec![now.into(), my.id.into()],
+                        );
                         self.insert_task(tx, id, "todo", &st, uid, "open", my.seq, my.added, None, my.due_at, my.due_date.clone()).await?;
                     }
                     "delegate" => {
@@ -997,7 +998,10 @@ impl WfService {
             "resolve" => {
                 let my = l.my_task(actor.user_id).cloned().ok_or_else(|| not_allowed("您没有本环节的待办"))?;
                 let owner = my.delegated_from.ok_or_else(|| not_allowed("这不是委派给您的事项"))?;
-                tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '交回' WHERE id = $2", vec![now.into(), my.id.into()]);
+                tx.later(
+                    "UPDATE wf_tasks SET status = 'done', handled_at = $1, result = '交回' WHERE id = $2",
+                    vec![now.into(), my.id.into()],
+                );
                 tx.later("UPDATE wf_tasks SET status = 'open' WHERE id = $1 AND status = 'delegated'", vec![owner.into()]);
                 let owner_user: i64 = tx
                     .read("SELECT assignee_id FROM wf_tasks WHERE id = $1", vec![owner.into()])
@@ -1187,7 +1191,10 @@ impl WfService {
     /// Marks the caller's open task at this step done; returns its id (0 when the step is a start step).
     async fn finish_mine(&self, tx: &mut Tx, l: &Loaded, actor: &Principal, result: &str) -> IamResult<i64> {
         let Some(my) = l.my_task(actor.user_id) else { return Ok(0) };
-        tx.later("UPDATE wf_tasks SET status = 'done', handled_at = $1, result = $2 WHERE id = $3", vec![self.now().into(), result.into(), my.id.into()]);
+        tx.later(
+            "UPDATE wf_tasks SET status = 'done', handled_at = $1, result = $2 WHERE id = $3",
+            vec![self.now().into(), result.into(), my.id.into()],
+        );
         Ok(my.id)
     }
 
@@ -1808,7 +1815,10 @@ impl WfService {
         if kind == crate::jobs::Kind::Yellow && st.on_timeout == OnTimeout::Escalate {
             // Escalate once per step: the escalation holders join the step as approvers.
             let already: i64 = tx
-                .read("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2", vec![instance.into(), step.into()])
+                .read(
+                    "SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND added = 2",
+                    vec![instance.into(), step.into()],
+                )
                 .await?
                 .first()
                 .map(|r| r.try_get(0))

@@ -133,7 +133,6 @@ impl Default for ServerConfig {
     }
 }
 
-
 impl Default for SecurityConfig {
     fn default() -> Self {
         Self {
