@@ -89,6 +89,16 @@ impl SqlBuf {
         self.sql.push_str(&self.args.len().to_string());
         self
     }
+    /// Appends the placeholders of `values`, comma-separated (for `IN (…)`).
+    pub fn bind_list<T: Into<Arg>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
     pub fn sql(&self) -> &str {
         &self.sql
     }
@@ -177,6 +187,9 @@ mod tests {
         b.push(" AND a = ").bind(5).push(" AND b LIKE ").bind(SqlBuf::like_contains("50%_x")).push(" ESCAPE '\\'");
         assert_eq!(b.sql(), "SELECT 1 FROM t WHERE 1=1 AND a = $1 AND b LIKE $2 ESCAPE '\\'");
         assert!(matches!(&b.args[1], Arg::Str(s) if s == "%50\\%\\_x%"));
+        let mut l = SqlBuf::new("SELECT 1 FROM t WHERE id IN (");
+        l.bind_list([4, 5, 6]).push(")");
+        assert_eq!(l.sql(), "SELECT 1 FROM t WHERE id IN ($1, $2, $3)");
     }
 
     #[test]

@@ -179,12 +179,7 @@ impl Iam {
         self.region(actor, code).await?;
         let mut q = SqlBuf::new(SELECT);
         q.push(" WHERE r.code IN (");
-        for (i, c) in code.lineage().iter().enumerate() {
-            if i > 0 {
-                q.push(",");
-            }
-            q.bind(c.as_str());
-        }
+        q.bind_list(code.lineage().iter().map(|c| c.as_str()));
         q.push(") ORDER BY LENGTH(r.code), r.code");
         Ok(q.query().fetch_all(self.db.pool()).await?.iter().map(from_row).collect::<Result<_, _>>()?)
     }

@@ -150,12 +150,7 @@ impl Iam {
         }
         if !roles.is_empty() {
             let mut pq = SqlBuf::new("SELECT role_id, permission FROM role_permissions WHERE role_id IN (");
-            for (i, r) in roles.iter().enumerate() {
-                if i > 0 {
-                    pq.push(",");
-                }
-                pq.bind(r.id);
-            }
+            pq.bind_list(roles.iter().map(|r| r.id));
             pq.push(") ORDER BY permission");
             let mut map: BTreeMap<i64, Vec<String>> = BTreeMap::new();
             for row in pq.query().fetch_all(self.db.pool()).await? {

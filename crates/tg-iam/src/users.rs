@@ -220,12 +220,7 @@ impl Iam {
         }
         let mut q =
             SqlBuf::new("SELECT ur.user_id, ro.code, ro.name FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id WHERE ur.user_id IN (");
-        for (i, u) in users.iter().enumerate() {
-            if i > 0 {
-                q.push(",");
-            }
-            q.bind(u.id);
-        }
+        q.bind_list(users.iter().map(|u| u.id));
         q.push(") ORDER BY ro.id");
         let mut map: HashMap<i64, Vec<RoleBrief>> = HashMap::new();
         for row in q.query().fetch_all(self.db.pool()).await? {

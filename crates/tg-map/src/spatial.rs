@@ -225,12 +225,7 @@ impl MapService {
         for chunk in ids.chunks(500) {
             let mut s = SqlBuf::new(SELECT);
             s.push(" WHERE f.layer_id = ").bind(layer_id).push(" AND f.id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    s.push(", ");
-                }
-                s.bind(*id);
-            }
+            s.bind_list(chunk.iter().copied());
             s.push(") ORDER BY f.id");
             for r in s.query().fetch_all(self.iam.db().pool()).await? {
                 out.push(from_row(&r, crs)?);

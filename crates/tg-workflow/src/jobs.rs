@@ -209,12 +209,7 @@ impl WfService {
                 return Ok(0);
             }
             sql.push(" AND t.instance_id IN (");
-            for (k, id) in ids.iter().enumerate() {
-                if k > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*id);
-            }
+            sql.bind_list(ids.iter().copied());
             sql.push(")");
         }
         sql.push(" ORDER BY t.id LIMIT 10000");
@@ -239,12 +234,7 @@ impl WfService {
         let mut tx = self.db().begin().await?;
         for chunk in done.chunks(500) {
             let mut up = tg_db::SqlBuf::new("UPDATE wf_tasks SET jobs_scheduled = 1 WHERE id IN (");
-            for (k, id) in chunk.iter().enumerate() {
-                if k > 0 {
-                    up.push(", ");
-                }
-                up.bind(*id);
-            }
+            up.bind_list(chunk.iter().copied());
             up.push(")");
             up.query().execute(&mut *tx).await?;
         }
