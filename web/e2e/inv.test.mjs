@@ -97,14 +97,13 @@ async function pickDate(page, testId, date) {
 const projectPath = () => `/api/v1/inv/projects/${S.id}`
 const actPath = () => `/api/v1/wf/instances/${S.instance}/act`
 
-/** Opens the project's detail page and returns the API's answer it drew. */
+/** Opens the project's detail page, checks it shows the project as the API has it, and returns that. */
 async function openDetail(page, tab) {
-  // Let the page's own reload of the project (after an action) finish first: otherwise the wait
-  // below can catch that answer, whose body the navigation then discards.
-  await page.waitForLoadState('networkidle')
-  const loaded = answer(page, 'GET', projectPath())
+  // The project is read through the API after the navigation, not caught from the page's traffic:
+  // the page's own reload after an action can answer a waiter, and the navigation then discards
+  // that answer's body (a race seen twice in CI).
   await page.goto(`${BASE}/inv/projects/${S.id}${tab ? `?tab=${tab}` : ''}`)
-  const d = await ok(loaded, 'project detail')
+  const d = await api(page, projectPath())
   await page.getByTestId('inv-detail-name').getByText(d.project.name, { exact: true }).waitFor()
   await page.locator(`[data-testid="inv-stage"][data-stage="${d.project.stage}"]`).waitFor()
   return d
