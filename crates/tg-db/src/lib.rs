@@ -88,21 +88,30 @@ pub struct Db {
     writer: Arc<Mutex<()>>,
 }
 
+/// What one statement of a batch did: the rows it returned and the rows it changed.
+#[derive(Default)]
+pub struct Done {
+    pub rows: Vec<Row>,
+    pub rows_affected: u64,
+}
+
 /// A read-write transaction. Dereferences to the connection, so `&mut *tx` is an executor.
 /// Dropping it without [`Tx::commit`] rolls back.
 ///
 /// Writes whose results the caller does not need can be queued with [`Tx::later`]: they run, in
-/// order, at the next [`Tx::flush`], [`Tx::read`] or [`Tx::commit`]. On SQLite the queue goes to the
-/// connection as one multi-statement string, one hand-over to the driver's connection thread instead
-/// of one per statement; that hand-over, not the SQL, is most of a short statement's cost, and it
-/// happens while the single write lock is held. On PostgreSQL they run one after another. Using the
+/// order, at the next [`Tx::flush`], [`Tx::read`], [`Tx::batch`] or [`Tx::commit`], together with
+/// that call's own statements in one round trip (see [`Db::batch`] for how each engine sends several
+/// statements at once). A round trip, not the SQL, is most of a short statement's cost: on SQLite a
+/// hand-over to the driver's connection thread, on PostgreSQL a network exchange and a wake-up of
+/// both processes, and on either it happens while the transaction holds its locks. Using the
 /// connection directly while writes are queued would let them run out of order, so it is refused
 /// (a panic in debug builds): flush first, or read through [`Tx::read`].
 ///
-/// On SQLite this type runs `BEGIN IMMEDIATE` / `COMMIT` itself, so that `COMMIT` travels with the
-/// last queued writes, and, for a transaction begun with [`Db::begin_lazy`], `BEGIN` with the first.
+/// This type runs `BEGIN` / `COMMIT` itself, so that `COMMIT` travels with the last queued writes,
+/// and, for a transaction begun with [`Db::begin_lazy`], `BEGIN` with the first statements.
 pub struct Tx {
-    inner: Inner,
+    hand: HandTx,
+    backend: Backend,
     pending: Vec<(&'static str, Vec<Arg>)>,
     /// The head (sequence, MAC) of the audit hash chain as known inside this transaction, read
     /// while holding the lock that serialises appends (SQLite's write lock, PostgreSQL's row lock).
@@ -110,40 +119,35 @@ pub struct Tx {
     pub chain_head: Option<(i64, String)>,
 }
 
-enum Inner {
-    Postgres(sqlx::Transaction<'static, Any>),
-    Sqlite(LiteTx),
-}
-
-/// A SQLite transaction run by hand on a pooled connection, holding the process's write lock.
-struct LiteTx {
+/// A transaction run by hand on a pooled connection (on SQLite also holding the process's write lock).
+struct HandTx {
     /// Always `Some` until dropped.
     conn: Option<PoolConnection<Any>>,
-    /// `BEGIN IMMEDIATE` has been sent.
+    /// `BEGIN` has been sent.
     begun: bool,
     /// Committed or rolled back.
     done: bool,
     writer: Option<OwnedMutexGuard<()>>,
 }
 
-impl LiteTx {
+impl HandTx {
     fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.conn {
             Some(c) => c,
-            None => unreachable!("a SQLite transaction holds its connection until dropped"),
+            None => unreachable!("a transaction holds its connection until dropped"),
         }
     }
 }
 
-impl Drop for LiteTx {
+impl Drop for HandTx {
     fn drop(&mut self) {
         if !self.begun || self.done {
             return;
         }
         let Some(mut c) = self.conn.take() else { return };
         // Roll back before the connection goes back to the pool and before the write lock is
-        // released. Without a runtime (shutdown), close the connection instead: SQLite rolls back
-        // an open transaction when its connection closes.
+        // released. Without a runtime (shutdown), close the connection instead: both engines roll
+        // back an open transaction when its connection closes.
         let guard = self.writer.take();
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
@@ -161,10 +165,7 @@ impl Drop for LiteTx {
 
 impl Tx {
     pub fn backend(&self) -> Backend {
-        match self.inner {
-            Inner::Postgres(_) => Backend::Postgres,
-            Inner::Sqlite(_) => Backend::Sqlite,
-        }
+        self.backend
     }
 
     /// Queues a write (no result rows, no `RETURNING`) written with its own `$1…$n`.
@@ -173,17 +174,27 @@ impl Tx {
         self.pending.push((sql, args));
     }
 
-    /// The SQLite statements to send now: `BEGIN` if not sent yet, the queue, then `tail`.
-    fn sqlite_batch(
-        lite: &mut LiteTx,
-        pending: Vec<(&'static str, Vec<Arg>)>,
-        tail: &[(&'static str, &[Arg])],
-    ) -> Result<(String, Vec<Arg>), sqlx::Error> {
-        let begin: Option<(&'static str, &[Arg])> = if lite.begun { None } else { Some(("BEGIN IMMEDIATE", &[])) };
-        let stmts = begin.into_iter().chain(pending.iter().map(|(s, a)| (*s, a.as_slice()))).chain(tail.iter().copied());
-        let combined = combine(stmts)?;
-        lite.begun = true;
-        Ok(combined)
+    /// Sends `BEGIN` if not sent yet, the queue, then `stmts`, in one round trip; returns what
+    /// `stmts` did.
+    async fn send(&mut self, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
+        let pending = std::mem::take(&mut self.pending);
+        let begin: Option<(&str, &[Arg])> = if self.hand.begun { None } else { Some((self.begin_sql(), &[])) };
+        let all: Vec<(&str, &[Arg])> =
+            begin.into_iter().chain(pending.iter().map(|(s, a)| (*s, a.as_slice()))).chain(stmts.iter().copied()).collect();
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let skip = all.len() - stmts.len();
+        self.hand.begun = true;
+        let mut out = send_batch(self.hand.conn(), self.backend, &all).await?;
+        Ok(out.split_off(skip))
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
     /// Runs the queued writes.
@@ -191,74 +202,103 @@ impl Tx {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending);
-        match &mut self.inner {
-            Inner::Sqlite(lite) => {
-                let (sql, args) = Self::sqlite_batch(lite, pending, &[])?;
-                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(lite.conn()).await?;
-            }
-            Inner::Postgres(t) => {
-                for (sql, args) in &pending {
-                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut **t).await?;
-                }
-            }
+        self.send(&[]).await.map(|_| ())
+    }
+
+    /// Runs the queued writes, then `sql` (a query written with its own `$1…$n`), and returns its rows,
+    /// in one round trip.
+    pub async fn read(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
+        let mut done = self.send(&[(sql, &args)]).await?;
+        Ok(done.pop().map(|d| d.rows).unwrap_or_default())
+    }
+
+    /// Runs the queued writes, then `stmts` (each written with its own `$1…$n`), in one round trip.
+    pub async fn batch(&mut self, stmts: &[(&str, Vec<Arg>)]) -> Result<Vec<Done>, sqlx::Error> {
+        let refs: Vec<(&str, &[Arg])> = stmts.iter().map(|(s, a)| (*s, a.as_slice())).collect();
+        self.send(&refs).await
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if !self.hand.begun && self.pending.is_empty() {
+            return Ok(());
         }
+        self.send(&[("COMMIT", &[])]).await?;
+        self.hand.done = true;
         Ok(())
     }
 
-    /// Runs the queued writes, then `sql` (a query written with its own `$1…$n`), and returns its rows.
-    /// On SQLite both go in one hand-over.
-    pub async fn read(&mut self, sql: &'static str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
-        if let Inner::Sqlite(lite) = &mut self.inner {
-            let pending = std::mem::take(&mut self.pending);
-            let (sql, args) = Self::sqlite_batch(lite, pending, &[(sql, &args)])?;
-            return sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_all(lite.conn()).await;
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.pending.clear();
+        if self.hand.begun && !self.hand.done {
+            let r = self.hand.conn().execute(sqlx::raw_sql("ROLLBACK")).await.map(|_| ());
+            self.hand.done = true;
+            return r;
         }
-        self.flush().await?;
-        match &mut self.inner {
-            Inner::Postgres(t) => sqlbuf::bind_all(sqlx::query(sql), &args).fetch_all(&mut **t).await,
-            Inner::Sqlite(_) => unreachable!("handled above"),
-        }
-    }
-
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let Tx { inner, pending, .. } = self;
-        match inner {
-            Inner::Sqlite(mut lite) => {
-                if !lite.begun && pending.is_empty() {
-                    return Ok(());
-                }
-                let (sql, args) = Self::sqlite_batch(&mut lite, pending, &[("COMMIT", &[])])?;
-                sqlbuf::bind_all(sqlx::query(&sql), &args).execute(lite.conn()).await?;
-                lite.done = true;
-                Ok(())
-            }
-            Inner::Postgres(mut t) => {
-                for (sql, args) in &pending {
-                    sqlbuf::bind_all(sqlx::query(sql), args).execute(&mut *t).await?;
-                }
-                t.commit().await
-            }
-        }
-    }
-
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self.inner {
-            Inner::Sqlite(mut lite) => {
-                if lite.begun && !lite.done {
-                    let r = sqlx::query("ROLLBACK").execute(lite.conn()).await.map(|_| ());
-                    lite.done = true;
-                    return r;
-                }
-                Ok(())
-            }
-            Inner::Postgres(t) => t.rollback().await,
-        }
+        Ok(())
     }
 }
 
+/// Sends statements (each written with its own `$1…$n`) and returns what each did.
+///
+/// - SQLite: one multi-statement string, placeholders renumbered past the arguments of the
+///   statements before, all arguments bound: one hand-over to the connection's thread.
+/// - PostgreSQL: one statement after another on the connection, each a prepared statement with
+///   bound arguments (argument-less ones, such as `BEGIN` and `COMMIT`, in the simple protocol).
+///   Sending several as one simple-protocol query would save round trips but needs the arguments
+///   written into the text, and PostgreSQL then plans every statement on every call: measured on
+///   transitions, the planning cost what the round trips saved (ADR 0011), so the statements stay
+///   prepared and their plans cached.
+// `Query::fetch_many` is deprecated because only SQLite runs several statements from one prepared
+// string; that is what the SQLite arm relies on (sqlx 0.8; see issue 3108 there), and the single
+// statement arm uses it for the rows-affected count alongside the rows.
+#[allow(deprecated)]
+async fn send_batch(conn: &mut sqlx::AnyConnection, backend: Backend, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    let mut out: Vec<Done> = Vec::with_capacity(stmts.len());
+    let mut cur = Done::default();
+    let mut collect = |item: sqlx::Either<sqlx::any::AnyQueryResult, Row>| match item {
+        sqlx::Either::Right(row) => cur.rows.push(row),
+        sqlx::Either::Left(r) => {
+            cur.rows_affected = r.rows_affected();
+            out.push(std::mem::take(&mut cur));
+        }
+    };
+    match (backend, stmts) {
+        (Backend::Sqlite, [(sql, args)]) => {
+            let mut s = sqlbuf::bind_all(sqlx::query(sql), args).fetch_many(conn);
+            while let Some(item) = s.try_next().await? {
+                collect(item);
+            }
+        }
+        (Backend::Sqlite, _) => {
+            let (sql, args) = combine(stmts.iter().copied())?;
+            let mut s = sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_many(conn);
+            while let Some(item) = s.try_next().await? {
+                collect(item);
+            }
+        }
+        (Backend::Postgres, _) => {
+            // One statement after another, each prepared (its plan is kept): see `send_batch`.
+            for (sql, args) in stmts {
+                let mut s = if args.is_empty() {
+                    conn.fetch_many(sqlx::raw_sql(sql))
+                } else {
+                    sqlbuf::bind_all(sqlx::query(sql), args).fetch_many(&mut *conn)
+                };
+                while let Some(item) = s.try_next().await? {
+                    collect(item);
+                }
+            }
+        }
+    }
+    if out.len() != stmts.len() {
+        return Err(sqlx::Error::Protocol(format!("a batch of {} statements reported {} results", stmts.len(), out.len())));
+    }
+    Ok(out)
+}
+
 /// Joins statements into one string, each renumbered past the arguments of those before it.
-fn combine<'a>(stmts: impl Iterator<Item = (&'static str, &'a [Arg])>) -> Result<(String, Vec<Arg>), sqlx::Error> {
+fn combine<'a>(stmts: impl Iterator<Item = (&'a str, &'a [Arg])>) -> Result<(String, Vec<Arg>), sqlx::Error> {
     let mut sql = String::new();
     let mut args: Vec<Arg> = Vec::new();
     for (s, a) in stmts {
@@ -274,10 +314,9 @@ fn combine<'a>(stmts: impl Iterator<Item = (&'static str, &'a [Arg])>) -> Result
 impl std::ops::Deref for Tx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        match &self.inner {
-            Inner::Postgres(t) => t,
-            Inner::Sqlite(LiteTx { conn: Some(c), .. }) => c,
-            Inner::Sqlite(_) => unreachable!("a SQLite transaction holds its connection until dropped"),
+        match &self.hand.conn {
+            Some(c) => c,
+            None => unreachable!("a transaction holds its connection until dropped"),
         }
     }
 }
@@ -289,15 +328,10 @@ impl std::ops::DerefMut for Tx {
             "queued writes must be flushed before the connection is used: {:?}",
             self.pending.first().map(|p| p.0)
         );
-        match &mut self.inner {
-            Inner::Postgres(t) => t,
-            Inner::Sqlite(lite) => {
-                // A lazily begun transaction must begin with `read`, `flush` or `commit`: direct use
-                // before that would run outside the transaction.
-                assert!(lite.begun, "a lazily begun transaction was used directly before its first statement");
-                lite.conn()
-            }
-        }
+        // A lazily begun transaction must begin with `read`, `batch`, `flush` or `commit`: direct use
+        // before that would run outside the transaction.
+        assert!(self.hand.begun, "a lazily begun transaction was used directly before its first statement");
+        self.hand.conn()
     }
 }
 
@@ -353,27 +387,37 @@ impl Db {
     /// up front, so a transaction that reads before it writes cannot fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let mut tx = self.begin_lazy().await?;
-        if let Inner::Sqlite(lite) = &mut tx.inner {
-            sqlx::query("BEGIN IMMEDIATE").execute(lite.conn()).await?;
-            lite.begun = true;
-        }
+        let begin = tx.begin_sql();
+        tx.hand.conn().execute(sqlx::raw_sql(begin)).await?;
+        tx.hand.begun = true;
         Ok(tx)
     }
 
-    /// Like [`Self::begin`], but on SQLite `BEGIN IMMEDIATE` is sent with the first [`Tx::read`],
-    /// [`Tx::flush`] or [`Tx::commit`], saving a hand-over. The transaction must start with one of
+    /// Like [`Self::begin`], but `BEGIN` is sent with the first [`Tx::read`], [`Tx::batch`],
+    /// [`Tx::flush`] or [`Tx::commit`], saving a round trip. The transaction must start with one of
     /// those: using the connection directly first panics.
     pub async fn begin_lazy(&self) -> Result<Tx, sqlx::Error> {
-        let inner = match self.backend {
-            Backend::Sqlite => {
-                // Writers queue here, in the process, instead of in SQLite's busy handler.
-                let guard = self.writer.clone().lock_owned().await;
-                let conn = self.pool.acquire().await?;
-                Inner::Sqlite(LiteTx { conn: Some(conn), begun: false, done: false, writer: Some(guard) })
-            }
-            Backend::Postgres => Inner::Postgres(self.pool.begin().await?),
+        // SQLite writers queue here, in the process, instead of in SQLite's busy handler.
+        let writer = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
         };
-        Ok(Tx { inner, pending: Vec::new(), chain_head: None })
+        let conn = self.pool.acquire().await?;
+        Ok(Tx {
+            hand: HandTx { conn: Some(conn), begun: false, done: false, writer },
+            backend: self.backend,
+            pending: Vec::new(),
+            chain_head: None,
+        })
+    }
+
+    /// Runs `stmts` (each written with its own `$1…$n`) on one pooled connection in one round trip,
+    /// outside any transaction, and returns the rows of each. For reads that do not depend on each
+    /// other's results; see [`send_batch`] for how each engine sends them.
+    pub async fn read_many(&self, stmts: &[(&str, Vec<Arg>)]) -> Result<Vec<Vec<Row>>, sqlx::Error> {
+        let refs: Vec<(&str, &[Arg])> = stmts.iter().map(|(s, a)| (*s, a.as_slice())).collect();
+        let mut conn = self.pool.acquire().await?;
+        Ok(send_batch(&mut conn, self.backend, &refs).await?.into_iter().map(|d| d.rows).collect())
     }
 
     /// Readiness probe.
@@ -481,5 +525,72 @@ mod tests {
         assert_eq!(count(db.clone()).await, 1);
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    /// Batches on either engine: queued writes, `batch` and `read_many` return each statement's rows
+    /// and counts, with awkward values (quotes, backslashes, placeholders inside strings, NULLs,
+    /// negative numbers, floats) arriving unchanged; a failing batch changes nothing.
+    async fn batches_round_trip(db: Db, table: &str) {
+        let create = format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, a TEXT, f DOUBLE PRECISION, n BIGINT)");
+        sqlx::query(&create).execute(db.pool()).await.unwrap();
+        // Statements must be &'static for `later`; the table name is fixed per engine by the caller.
+        let ins: &'static str = Box::leak(format!("INSERT INTO {table} (id, a, f, n) VALUES ($1, $2, $3, $4)").into_boxed_str());
+        let sel: &'static str = Box::leak(format!("SELECT id, a, f, n FROM {table} WHERE id >= $1 ORDER BY id").into_boxed_str());
+        let upd: &'static str = Box::leak(format!("UPDATE {table} SET n = n - $1 WHERE n IS NOT NULL").into_boxed_str());
+        let cnt: &'static str = Box::leak(format!("SELECT COUNT(*) FROM {table}").into_boxed_str());
+        let odd = r"it's \ '$1' -- 中文 $2";
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later(ins, vec![1.into(), odd.into(), (-2.5).into(), (-7).into()]);
+        tx.later(ins, vec![2.into(), None::<String>.into(), 1e-7.into(), None::<i64>.into()]);
+        let done = tx.batch(&[(upd, vec![(-3).into()]), (sel, vec![1.into()])]).await.unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[0].rows_affected, 1);
+        let rows = &done[1].rows;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].try_get::<String, _>(1).unwrap(), odd);
+        assert_eq!(rows[0].try_get::<f64, _>(2).unwrap(), -2.5);
+        assert_eq!(rows[0].try_get::<i64, _>(3).unwrap(), -4);
+        assert_eq!(rows[1].try_get::<Option<String>, _>(1).unwrap(), None);
+        assert_eq!(rows[1].try_get::<f64, _>(2).unwrap(), 1e-7);
+        assert_eq!(rows[1].try_get::<Option<i64>, _>(3).unwrap(), None);
+        tx.commit().await.unwrap();
+        let many = db.read_many(&[(sel, vec![2.into()]), (cnt, Vec::new())]).await.unwrap();
+        assert_eq!(many.len(), 2);
+        assert_eq!(many[0].len(), 1);
+        assert_eq!(many[1][0].try_get::<i64, _>(0).unwrap(), 2);
+        // A failing statement fails the batch, and nothing of the transaction stays.
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later(ins, vec![3.into(), "x".into(), 0.0.into(), 0.into()]);
+        tx.later(ins, vec![1.into(), "dup".into(), 0.0.into(), 0.into()]);
+        assert!(tx.batch(&[(cnt, Vec::new())]).await.is_err());
+        drop(tx);
+        let n: i64 = db.read_many(&[(cnt, Vec::new())]).await.unwrap()[0][0].try_get(0).unwrap();
+        assert_eq!(n, 2);
+        sqlx::query(&format!("DROP TABLE {table}")).execute(db.pool()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sqlite_batches_round_trip() {
+        let dir = std::env::temp_dir().join(format!("tg_db_batch_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 2, ..Default::default() }).await.unwrap();
+        batches_round_trip(db.clone(), "batch_t").await;
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn postgres_batches_round_trip() {
+        if std::env::var_os("CI").is_none() && std::env::var_os("TONGGUAN_TEST_PG").is_none() {
+            eprintln!("PostgreSQL tests not enabled (set TONGGUAN_TEST_PG=1)");
+            return;
+        }
+        let base = std::env::var("TONGGUAN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let db = Db::connect(&format!("{}/postgres", base.trim_end_matches('/')), &DbOptions { max_connections: 2, ..Default::default() })
+            .await
+            .unwrap();
+        let table = format!("tg_db_batch_{}", std::process::id());
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(db.pool()).await.unwrap();
+        batches_round_trip(db.clone(), &table).await;
+        db.close().await;
     }
 }

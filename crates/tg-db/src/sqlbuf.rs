@@ -138,6 +138,21 @@ pub(crate) fn bind_all<'q>(mut q: Query<'q, Any, AnyArguments<'q>>, args: &'q [A
 /// statement's `n_args` arguments: a stray `$k` would otherwise bind another statement's value.
 /// Quoted text ('…', "…") is copied unchanged.
 pub(crate) fn renumber(sql: &str, offset: usize, n_args: usize, out: &mut String) -> Result<(), String> {
+    placeholders(sql, n_args, out, |n, out| {
+        out.push('$');
+        out.push_str(&(n + offset).to_string());
+        Ok(())
+    })
+}
+
+/// Copies `sql` to `out`, calling `f` for each placeholder `$k` outside quotes ('…', "…") after
+/// checking `1 <= k <= n_args`.
+fn placeholders(
+    sql: &str,
+    n_args: usize,
+    out: &mut String,
+    mut f: impl FnMut(usize, &mut String) -> Result<(), String>,
+) -> Result<(), String> {
     let b = sql.as_bytes();
     let mut i = 0;
     let mut quote: Option<u8> = None;
@@ -165,8 +180,7 @@ pub(crate) fn renumber(sql: &str, offset: usize, n_args: usize, out: &mut String
                 if n == 0 || n > n_args {
                     return Err(format!("placeholder ${n} without an argument ({n_args} given) in: {sql}"));
                 }
-                out.push('$');
-                out.push_str(&(n + offset).to_string());
+                f(n, out)?;
                 i = j;
                 start = j;
             }

@@ -82,7 +82,12 @@ pub(crate) struct OpenedSession {
 /// The user columns a principal is built from (see `principal_from`), over [`PRINCIPAL_JOINS`].
 const PRINCIPAL_COLS: &str = "u.username, u.display_name, u.region_code, r.name, u.department_id, d.name, u.must_change_password, \
      u.password_changed_at, u.acl_mac, (SELECT status FROM user_otp o WHERE o.user_id = u.id), u.clearance, u.label";
-const PRINCIPAL_JOINS: &str = "JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id";
+const PRINCIPAL_JOINS: &str = "JOIN regions r ON r.code = u.region_code LEFT JOIN departments d ON d.id = u.department_id \
+     LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles ro ON ro.id = ur.role_id LEFT JOIN role_permissions rp ON rp.role_id = ro.id";
+/// The columns of [`PRINCIPAL_COLS`] and, after them, one role permission per row ([`ROLE_COLS`] of
+/// them; all NULL for a user without roles): the principal and its grants in one read.
+const PRINCIPAL_COLS_N: usize = 12;
+const ROLE_COLS: &str = "ro.id, ro.code, ro.name, ro.data_scope, ro.require_mfa, ro.mac, rp.permission";
 
 impl Iam {
     /// Issues a single-use nonce for the SM2 password envelope.
@@ -377,12 +382,12 @@ impl Iam {
         // The session and the user's principal columns in one read (columns 5.. as in `load_principal`).
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "SELECT s.user_id, s.last_seen_at, s.expires_at, u.status, s.aal, {PRINCIPAL_COLS} FROM sessions s \
-                 JOIN users u ON u.id = s.user_id {PRINCIPAL_JOINS} WHERE s.id = $1"
+                "SELECT s.user_id, s.last_seen_at, s.expires_at, u.status, s.aal, {PRINCIPAL_COLS}, {ROLE_COLS} FROM sessions s \
+                 JOIN users u ON u.id = s.user_id {PRINCIPAL_JOINS} WHERE s.id = $1 ORDER BY ro.id"
             )
         });
-        let row = sqlx::query(&SQL).bind(&session_id).fetch_optional(self.db.pool()).await?;
-        let Some(row) = row else {
+        let rows = sqlx::query(&SQL).bind(&session_id).fetch_all(self.db.pool()).await?;
+        let Some(row) = rows.first() else {
             return Err(IamError::Unauthenticated);
         };
         let user_id: i64 = row.try_get(0)?;
@@ -409,7 +414,7 @@ impl Iam {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(&session_id).execute(&mut *tx).await?;
             tx.commit().await?;
         }
-        self.principal_from(&session_id, user_id, aal, &row, 5).await
+        self.principal_from(&session_id, user_id, aal, &rows, 5).await
     }
 
     /// Builds the principal and checks the row MACs of the user's grants and roles: a grant or data
@@ -420,14 +425,20 @@ impl Iam {
     }
 
     async fn load_principal(&self, session_id: &str, user_id: i64, aal: i64) -> IamResult<Principal> {
-        static SQL: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| format!("SELECT {PRINCIPAL_COLS} FROM users u {PRINCIPAL_JOINS} WHERE u.id = $1"));
-        let row = sqlx::query(&SQL).bind(user_id).fetch_optional(self.db.pool()).await?.ok_or(IamError::Unauthenticated)?;
-        self.principal_from(session_id, user_id, aal, &row, 0).await
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!("SELECT {PRINCIPAL_COLS}, {ROLE_COLS} FROM users u {PRINCIPAL_JOINS} WHERE u.id = $1 ORDER BY ro.id")
+        });
+        let rows = sqlx::query(&SQL).bind(user_id).fetch_all(self.db.pool()).await?;
+        if rows.is_empty() {
+            return Err(IamError::Unauthenticated);
+        }
+        self.principal_from(session_id, user_id, aal, &rows, 0).await
     }
 
-    /// The principal from a row holding [`PRINCIPAL_COLS`] from column `o` on.
-    async fn principal_from(&self, session_id: &str, user_id: i64, aal: i64, row: &tg_db::Row, o: usize) -> IamResult<Principal> {
+    /// The principal from rows holding [`PRINCIPAL_COLS`] from column `o` on (the same in every row)
+    /// and [`ROLE_COLS`] after them (one role permission per row).
+    async fn principal_from(&self, session_id: &str, user_id: i64, aal: i64, rows: &[tg_db::Row], o: usize) -> IamResult<Principal> {
+        let row = rows.first().ok_or(IamError::Unauthenticated)?;
         let region: String = row.try_get(o + 2)?;
         let region = RegionCode::parse(&region).map_err(|e| IamError::Internal(e.to_string()))?;
         let department_id: Option<i64> = row.try_get(o + 4)?;
@@ -435,29 +446,24 @@ impl Iam {
         let mut permissions = BTreeSet::new();
         let mut dept_only = true;
         let mut any_role = false;
-        let rows = sqlx::query(
-            "SELECT ro.id, ro.code, ro.name, ro.data_scope, ro.require_mfa, ro.mac, rp.permission FROM user_roles ur JOIN roles ro ON ro.id = ur.role_id \
-             LEFT JOIN role_permissions rp ON rp.role_id = ro.id WHERE ur.user_id = $1 ORDER BY ro.id",
-        )
-        .bind(user_id)
-        .fetch_all(self.db.pool())
-        .await?;
+        let ro = o + PRINCIPAL_COLS_N;
         let mut mfa_required = false;
         // (id, code, scope, require_mfa, mac, permissions) per role, for the MAC check.
         let mut role_rows: Vec<(i64, String, String, i64, String, Vec<String>)> = Vec::new();
         for r in rows {
-            let id: i64 = r.try_get(0)?;
-            let code: String = r.try_get(1)?;
+            // A user without roles has one row, its role columns NULL.
+            let Some(id) = r.try_get::<Option<i64>, _>(ro)? else { continue };
+            let code: String = r.try_get(ro + 1)?;
             if !roles.iter().any(|x| x.code == code) {
-                let scope: String = r.try_get(3)?;
-                let require: i64 = r.try_get(4)?;
+                let scope: String = r.try_get(ro + 3)?;
+                let require: i64 = r.try_get(ro + 4)?;
                 dept_only &= scope == "subtree_dept";
                 any_role = true;
                 mfa_required |= require != 0;
-                role_rows.push((id, code.clone(), scope, require, r.try_get(5)?, Vec::new()));
-                roles.push(RoleBrief { code, name: r.try_get(2)? });
+                role_rows.push((id, code.clone(), scope, require, r.try_get(ro + 5)?, Vec::new()));
+                roles.push(RoleBrief { code, name: r.try_get(ro + 2)? });
             }
-            if let Some(p) = r.try_get::<Option<String>, _>(6)? {
+            if let Some(p) = r.try_get::<Option<String>, _>(ro + 6)? {
                 if let Some(last) = role_rows.last_mut() {
                     last.5.push(p.clone());
                 }

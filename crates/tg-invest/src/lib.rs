@@ -410,10 +410,6 @@ impl InvService {
     }
 
     /// The project bound to a workflow instance, as [`Self::get`].
-    pub async fn get_by_instance(&self, actor: &Principal, instance_id: i64) -> IamResult<Project> {
-        self.get_where(actor, "p.instance_id", instance_id).await
-    }
-
     async fn get_where(&self, actor: &Principal, column: &'static str, value: i64) -> IamResult<Project> {
         let r = sqlx::query(&format!("SELECT {COLS} FROM inv_projects p WHERE {column} = $1 AND p.deleted_at IS NULL"))
             .bind(value)
@@ -438,6 +434,15 @@ impl InvService {
 
     /// [`Self::facts`] on a given connection (inside a transaction).
     pub async fn facts_on(&self, conn: &mut sqlx::AnyConnection, p: &Project) -> IamResult<Facts> {
+        let rows = sqlx::query("SELECT DISTINCT kind FROM inv_materials WHERE project_id = $1 AND status = 'submitted'")
+            .bind(p.id)
+            .fetch_all(&mut *conn)
+            .await?;
+        Self::facts_from(p, &rows)
+    }
+
+    /// The facts from the project and the kinds of its submitted materials (rows of one column).
+    fn facts_from(p: &Project, material_kinds: &[tg_db::Row]) -> IamResult<Facts> {
         let mut f = Facts { labels: FIELDS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Default::default() };
         let text = |s: &str| !s.trim().is_empty();
         for (k, filled) in [
@@ -460,11 +465,7 @@ impl InvService {
                 f.filled.insert(k.to_owned());
             }
         }
-        let rows = sqlx::query("SELECT DISTINCT kind FROM inv_materials WHERE project_id = $1 AND status = 'submitted'")
-            .bind(p.id)
-            .fetch_all(&mut *conn)
-            .await?;
-        for r in rows {
+        for r in material_kinds {
             f.attachments.insert(r.try_get(0)?);
         }
         Ok(f)
@@ -851,13 +852,46 @@ impl InvService {
         Ok(())
     }
 
+    /// The reads [`Self::act_with`] needs, for [`tg_workflow::WfService::snapshot_with`] to send with
+    /// the instance's (`$1` the instance): the project and the kinds of its submitted materials.
+    pub fn act_reads(instance_id: i64) -> Vec<(&'static str, Vec<tg_db::Arg>)> {
+        static PROJECT: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {COLS} FROM inv_projects p WHERE p.instance_id = $1 AND p.deleted_at IS NULL"));
+        const KINDS: &str = "SELECT DISTINCT kind FROM inv_materials \
+             WHERE project_id = (SELECT id FROM inv_projects WHERE instance_id = $1) AND status = 'submitted'";
+        vec![(PROJECT.as_str(), vec![instance_id.into()]), (KINDS, vec![instance_id.into()])]
+    }
+
     /// Acts on the project's workflow and mirrors the result into the project.
     pub async fn act(&self, ctx: &AuditCtx, actor: &Principal, instance_id: i64, input: &WfActInput) -> IamResult<WfView> {
-        let p = self.get_by_instance(actor, instance_id).await?;
+        let (snapshot, reads) = self.wf.snapshot_with(instance_id, &Self::act_reads(instance_id)).await?;
+        self.act_with(ctx, actor, instance_id, input, snapshot, reads).await
+    }
+
+    /// [`Self::act`] with the instance's snapshot and the rows of [`Self::act_reads`], read together.
+    pub async fn act_with(
+        &self,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        instance_id: i64,
+        input: &WfActInput,
+        snapshot: tg_workflow::Snapshot,
+        reads: Vec<Vec<tg_db::Row>>,
+    ) -> IamResult<WfView> {
+        let not_found = || IamError::not_found("项目", "inv.project_not_found");
+        let (Some(project), Some(kinds)) = (reads.first(), reads.get(1)) else {
+            return Err(IamError::Internal("the project's reads are missing".into()));
+        };
+        let r = project.first().ok_or_else(not_found)?;
+        let region: String = r.try_get(15)?;
+        let pending: Option<String> = r.try_get(17)?;
+        if !Self::in_scope(actor, &region, pending.as_deref()) {
+            return Err(not_found());
+        }
+        let p = self.project_from(r, String::new())?;
         let id = p.id;
-        let facts = self.facts(&p).await?;
-        let snapshot = self.wf.snapshot(instance_id).await?;
-        // Lazily begun: on SQLite `BEGIN` travels with the operation's first statement (its claim).
+        let facts = Self::facts_from(&p, kinds)?;
+        // Lazily begun: `BEGIN` travels with the operation's first statement (its claim).
         let mut tx = self.db().begin_lazy().await?;
         let out = self.wf.act_in_with(&mut tx, ctx, actor, instance_id, input, &facts, Some(snapshot)).await?;
         self.apply(&mut tx, actor, id, &out).await?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use tg_db::Tx;
+use tg_db::{Arg, Tx};
 use tg_iam::{AuditCtx, AuditEvent, IamError, IamResult, Principal};
 use tg_kernel::{Page, PageQuery, RegionCode};
 use time::Date;
@@ -330,8 +330,15 @@ pub(crate) struct Step {
     pub to: String,
 }
 
-/// An instance as read before a write transaction (see [`WfService::snapshot`]).
+/// An instance as read before a write transaction (see [`WfService::snapshot_with`]).
 pub struct Snapshot(Loaded);
+
+impl Snapshot {
+    /// The business the instance is bound to (its `business_type`).
+    pub fn business_type(&self) -> &str {
+        &self.0.inst.business_type
+    }
+}
 
 /// Everything about an instance an operation needs.
 pub(crate) struct Loaded {
@@ -340,6 +347,8 @@ pub(crate) struct Loaded {
     /// Non-cc tasks of the current step that are open, waiting or delegated, plus done ones (for withdraw).
     pub tasks: Vec<TaskRow>,
     pub steps: Vec<Step>,
+    /// Holders of a role in a region, read with the claim (see [`WfService::holders_ahead`]).
+    pub holders: Option<(String, String, Vec<i64>)>,
 }
 
 impl Loaded {
@@ -422,30 +431,16 @@ fn generic(action: &str, name: &str, kind: &str) -> WfAvailable {
 
 impl WfService {
     pub(crate) async fn load(&self, conn: &mut sqlx::AnyConnection, id: i64) -> IamResult<Loaded> {
-        let row = sqlx::query(&format!("SELECT {INST_COLS} FROM wf_instances WHERE id = $1"))
+        let row = sqlx::query(load_inst_sql())
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
         let inst = inst_from(&row)?;
         let def = self.definition_on(conn, &inst.definition, inst.def_version).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLS} FROM wf_tasks WHERE instance_id = $1 AND step = $2 AND status <> 'cancelled' ORDER BY seq, id"
-        ))
-        .bind(id)
-        .bind(&inst.state)
-        .fetch_all(&mut *conn)
-        .await?;
-        let tasks = rows.iter().map(task_from).collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query("SELECT actor_id, action, from_state, to_state FROM wf_log WHERE instance_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut steps = Vec::with_capacity(rows.len());
-        for r in rows {
-            steps.push(Step { actor_id: r.try_get(0)?, action: r.try_get(1)?, from: r.try_get(2)?, to: r.try_get(3)? });
-        }
-        Ok(Loaded { inst, def, tasks, steps })
+        let tasks = sqlx::query(load_tasks_sql()).bind(id).fetch_all(&mut *conn).await?;
+        let log = sqlx::query(LOAD_LOG_SQL).bind(id).fetch_all(&mut *conn).await?;
+        loaded_from(inst, def, &tasks, &log)
     }
 
     /// The instance bound to a business record, if any.
@@ -586,6 +581,15 @@ impl WfService {
 
     /// Whether the caller may see the instance: its region (or the region it is being transferred
     /// to) is in their scope, or they hold or held a task on it.
+    /// [`Self::visible`] on a pooled connection, taken only if the regions do not decide.
+    pub(crate) async fn visible_pooled(&self, actor: &Principal, inst: &Inst) -> IamResult<bool> {
+        if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
+            return Ok(true);
+        }
+        let mut conn = self.db().pool().acquire().await?;
+        self.visible(&mut conn, actor, inst).await
+    }
+
     pub(crate) async fn visible(&self, conn: &mut sqlx::AnyConnection, actor: &Principal, inst: &Inst) -> IamResult<bool> {
         if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
             return Ok(true);
@@ -693,7 +697,7 @@ impl WfService {
         };
         self.write_log(tx, id, Some(actor), "start", note, state, state, "", &[], &[]).await?;
         if status == "running" {
-            self.assign(tx, &inst, def, st, actor, &mut out, None).await?;
+            self.assign(tx, &inst, def, st, actor, &mut out, None, None).await?;
         }
         self.iam.audit(tx, ctx, AuditEvent::success("wf.start", format!("wf_instance:{id}"))).await?;
         Ok(out)
@@ -784,10 +788,23 @@ impl WfService {
     }
 
     /// Reads an instance before the write transaction, so that the transaction (which on SQLite
-    /// holds the single write lock) does not spend its time reading. Pass it to [`Self::act_in_with`].
-    pub async fn snapshot(&self, id: i64) -> IamResult<Snapshot> {
-        let mut conn = self.db().pool().acquire().await?;
-        Ok(Snapshot(self.load(&mut conn, id).await?))
+    /// holds the single write lock) does not spend its time reading; pass it to
+    /// [`Self::act_in_with`]. The caller's own reads (`extra`, each written with its own `$1…$n`) go
+    /// with the instance's, in one round trip on SQLite; returns the rows of each. A business reads
+    /// its record and the facts of its guards this way before acting.
+    pub async fn snapshot_with(&self, id: i64, extra: &[(&str, Vec<Arg>)]) -> IamResult<(Snapshot, Vec<Vec<tg_db::Row>>)> {
+        let mut stmts: Vec<(&str, Vec<Arg>)> =
+            vec![(load_inst_sql(), vec![id.into()]), (load_tasks_sql(), vec![id.into()]), (LOAD_LOG_SQL, vec![id.into()])];
+        stmts.extend(extra.iter().map(|(s, a)| (*s, a.clone())));
+        let mut rows = self.db().read_many(&stmts).await?.into_iter();
+        let (Some(inst), Some(tasks), Some(log)) = (rows.next(), rows.next(), rows.next()) else {
+            return Err(IamError::Internal("a batch returned fewer results than statements".into()));
+        };
+        let row = inst.first().ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
+        let inst = inst_from(row)?;
+        let def = self.definition(&inst.definition, inst.def_version).await?;
+        let l = loaded_from(inst, def, &tasks, &log)?;
+        Ok((Snapshot(l), rows.collect()))
     }
 
     /// [`Self::act_in`] with an optional snapshot read before the transaction. The snapshot is used
@@ -812,26 +829,39 @@ impl WfService {
         // Claim first: of concurrent actors only one passes this update.
         let now = self.now();
         const CLAIM: &str = "UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
-        let claimed = if tx.backend() == tg_db::Backend::Sqlite {
+        // A current snapshot tells which step the action leads to; its holders are read with the claim.
+        let mut snapshot = snapshot.filter(|Snapshot(l)| l.inst.id == id && l.inst.version == input.version);
+        let ahead = snapshot.as_ref().and_then(|Snapshot(l)| self.holders_ahead(l, &input.action));
+        let mut stmts = vec![(CLAIM, vec![now.into(), id.into(), input.version.into()])];
+        let sqlite = tx.backend() == tg_db::Backend::Sqlite;
+        if sqlite {
             // With the claim, read the audit chain's head, which the write lock already fixes for
             // this transaction: the operation's audit row then needs no read of its own.
-            tx.later(CLAIM, vec![now.into(), id.into(), input.version.into()]);
-            let rows = tx.read("SELECT changes(), seq, mac FROM audit_head WHERE id = 1", Vec::new()).await?;
-            let r = rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
-            tx.chain_head = Some((r.try_get(1)?, r.try_get(2)?));
-            r.try_get::<i64, _>(0)? as u64
-        } else {
-            tx.flush().await?;
-            sqlx::query(CLAIM).bind(now).bind(id).bind(input.version).execute(&mut **tx).await?.rows_affected()
-        };
+            stmts.push(("SELECT seq, mac FROM audit_head WHERE id = 1", Vec::new()));
+        }
+        if let Some((role, region)) = &ahead {
+            stmts.push((USERS_WITH_SQL, vec![role.into(), region.into()]));
+        }
+        // `BEGIN` (of a lazily begun transaction) and any queued writes travel with the claim.
+        let mut done = tx.batch(&stmts).await?.into_iter();
+        let claimed = done.next().map_or(0, |d| d.rows_affected);
+        if sqlite {
+            let head = done.next().unwrap_or_default();
+            let r = head.rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
+            tx.chain_head = Some((r.try_get(0)?, r.try_get(1)?));
+        }
+        if let (Some((role, region)), Some(Snapshot(l)), Some(users)) = (ahead, snapshot.as_mut(), done.next()) {
+            let ids = users.rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
+            l.holders = Some((role, region, ids));
+        }
         if claimed == 0 {
             let exists = sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
             return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
         }
         let deferred_audit = snapshot.is_some();
         let mut l = match snapshot {
-            Some(Snapshot(l)) if l.inst.id == id && l.inst.version == input.version => l,
-            _ => self.load(tx, id).await?,
+            Some(Snapshot(l)) => l,
+            None => self.load(tx, id).await?,
         };
         l.inst.version = input.version + 1;
         if !self.visible(tx, actor, &l.inst).await? {
@@ -1036,6 +1066,24 @@ impl WfService {
         Ok(out)
     }
 
+    /// The (role, region) whose holders a plain transition by `action` from the loaded state will
+    /// assign, if it is one that reads them. A guess made before the claim: `assign` uses the
+    /// holders read for it only if the step it reaches asks for exactly that role and region.
+    fn holders_ahead(&self, l: &Loaded, action: &str) -> Option<(String, String)> {
+        let t = l.def.transitions_from(&l.inst.state).find(|t| t.action == action && t.kind == TransitionKind::Transition)?;
+        let st = l.def.state(&t.to)?;
+        if st.kind != StateKind::Task {
+            return None;
+        }
+        let a = st.assignee.as_ref()?;
+        let region = match a.level {
+            Level::Own => l.inst.region_code.clone(),
+            Level::City => self.city.clone(),
+            Level::Target | Level::Initiator => return None,
+        };
+        Some((a.role.clone(), region))
+    }
+
     fn guard(&self, t: &TransitionDef, facts: &Facts) -> IamResult<()> {
         let mut v = tg_kernel::ValidationErrors::new();
         for f in &t.require_fields {
@@ -1234,7 +1282,8 @@ impl WfService {
         self.write_log(tx, l.inst.id, Some(actor), action, name, &from, to, comment, atts, &[]).await?;
         if status == "running" {
             let inst = l.inst.clone();
-            self.assign(tx, &inst, &def, st, actor, out, holder).await?;
+            let known = l.holders.take();
+            self.assign(tx, &inst, &def, st, actor, out, holder, known).await?;
         }
         Ok(())
     }
@@ -1250,6 +1299,7 @@ impl WfService {
         actor: &Principal,
         out: &mut Outcome,
         holder: Option<i64>,
+        known: Option<(String, String, Vec<i64>)>,
     ) -> IamResult<()> {
         let users: Vec<i64> = if let Some(h) = holder {
             vec![h]
@@ -1266,7 +1316,11 @@ impl WfService {
             if a.level == Level::Initiator {
                 vec![inst.initiator_id]
             } else {
-                let users = self.users_with(tx, std::slice::from_ref(&a.role), &region).await?;
+                let users = match known {
+                    // Read with the claim, for exactly this role and region.
+                    Some((role, r, users)) if role == a.role && r == region => users,
+                    _ => self.users_with(tx, std::slice::from_ref(&a.role), &region).await?,
+                };
                 if users.is_empty() {
                     let rname = self.region_name(tx, &region).await?;
                     return Err(IamError::conflict(
@@ -1420,13 +1474,7 @@ impl WfService {
     pub(crate) async fn users_with(&self, tx: &mut Tx, roles: &[String], region: &str) -> IamResult<Vec<i64>> {
         let mut out = Vec::new();
         for role in roles {
-            let rows = tx
-                .read(
-                    "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
-                     WHERE r.code = $1 AND u.region_code = $2 AND u.status = 'active' ORDER BY u.id",
-                    vec![role.into(), region.into()],
-                )
-                .await?;
+            let rows = tx.read(USERS_WITH_SQL, vec![role.into(), region.into()]).await?;
             for r in rows {
                 let id: i64 = r.try_get(0)?;
                 if !out.contains(&id) {
@@ -1475,24 +1523,22 @@ impl WfService {
 
     /// The instance as the caller sees it.
     pub async fn view(&self, actor: &Principal, id: i64, facts: &Facts) -> IamResult<WfView> {
-        // Three reads: the instance, the current step's tasks (with the inbox columns) and the log;
-        // the availability rules work on the same rows.
-        let mut conn = self.db().pool().acquire().await?;
-        let row = sqlx::query(&format!("SELECT {INST_COLS} FROM wf_instances WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
-        let inst = inst_from(&row)?;
-        let def = self.definition_on(&mut conn, &inst.definition, inst.def_version).await?;
-        let task_rows = sqlx::query(view_task_sql()).bind(id).bind(&inst.state).fetch_all(&mut *conn).await?;
-        let log_rows = sqlx::query(
+        // Three reads in one round trip: the instance, the current step's tasks (with the inbox
+        // columns) and the log; the availability rules work on the same rows.
+        const VIEW_LOG_SQL: &str =
             "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
-             FROM wf_log WHERE instance_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+             FROM wf_log WHERE instance_id = $1 ORDER BY id";
+        let mut rows = self
+            .db()
+            .read_many(&[(load_inst_sql(), vec![id.into()]), (view_task_sql(), vec![id.into()]), (VIEW_LOG_SQL, vec![id.into()])])
+            .await?
+            .into_iter();
+        let (Some(inst_rows), Some(task_rows), Some(log_rows)) = (rows.next(), rows.next(), rows.next()) else {
+            return Err(IamError::Internal("a batch returned fewer results than statements".into()));
+        };
+        let row = inst_rows.first().ok_or_else(|| IamError::not_found("流程实例", "wf.instance_not_found"))?;
+        let inst = inst_from(row)?;
+        let def = self.definition(&inst.definition, inst.def_version).await?;
         let mut tasks = Vec::with_capacity(task_rows.len());
         for r in &task_rows {
             tasks.push(TaskRow {
@@ -1512,8 +1558,8 @@ impl WfService {
         for r in &log_rows {
             steps.push(Step { actor_id: r.try_get(2)?, action: r.try_get(5)?, from: r.try_get(7)?, to: r.try_get(8)? });
         }
-        let l = Loaded { inst, def, tasks, steps };
-        if !self.visible(&mut conn, actor, &l.inst).await? {
+        let l = Loaded { inst, def, tasks, steps, holders: None };
+        if !self.visible_pooled(actor, &l.inst).await? {
             return Err(IamError::OutOfScope);
         }
         let hidden: Vec<&str> = l.def.transitions.iter().filter(|t| t.by_business).map(|t| t.action.as_str()).collect();
@@ -1875,13 +1921,45 @@ impl WfService {
 const VIEW_TASK_EXTRA: usize = 23;
 
 /// The current step's tasks for an instance view: the inbox columns plus those availability needs,
-/// in the order of [`WfService::load`] (`$1` instance, `$2` step).
+/// in the order of [`WfService::load`] (`$1` instance; the step is the instance's current one).
 fn view_task_sql() -> &'static str {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let select = TASK_SELECT.replacen(" FROM wf_tasks t ", ", t.seq, t.added, t.delegated_from FROM wf_tasks t ", 1);
-        format!("{select} WHERE t.instance_id = $1 AND t.step = $2 AND t.status <> 'cancelled' ORDER BY t.seq, t.id")
+        format!("{select} WHERE t.instance_id = $1 AND t.step = i.state AND t.status <> 'cancelled' ORDER BY t.seq, t.id")
     });
     &SQL
+}
+
+fn load_inst_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!("SELECT {INST_COLS} FROM wf_instances WHERE id = $1"));
+    &SQL
+}
+
+/// The tasks [`Loaded`] holds (`$1` instance): those of the instance's current step.
+fn load_tasks_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {TASK_COLS} FROM wf_tasks WHERE instance_id = $1 AND step = (SELECT state FROM wf_instances WHERE id = $1) \
+             AND status <> 'cancelled' ORDER BY seq, id"
+        )
+    });
+    &SQL
+}
+
+/// Active users holding a role (`$1`) in a region (`$2`).
+const USERS_WITH_SQL: &str = "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id \
+     WHERE r.code = $1 AND u.region_code = $2 AND u.status = 'active' ORDER BY u.id";
+
+const LOAD_LOG_SQL: &str = "SELECT actor_id, action, from_state, to_state FROM wf_log WHERE instance_id = $1 ORDER BY id";
+
+/// [`Loaded`] from its instance, definition and the rows of [`load_tasks_sql`] and [`LOAD_LOG_SQL`].
+fn loaded_from(inst: Inst, def: Arc<Definition>, tasks: &[tg_db::Row], log: &[tg_db::Row]) -> IamResult<Loaded> {
+    let tasks = tasks.iter().map(task_from).collect::<Result<Vec<_>, _>>()?;
+    let mut steps = Vec::with_capacity(log.len());
+    for r in log {
+        steps.push(Step { actor_id: r.try_get(0)?, action: r.try_get(1)?, from: r.try_get(2)?, to: r.try_get(3)? });
+    }
+    Ok(Loaded { inst, def, tasks, steps, holders: None })
 }
 
 /// The inbox row: columns 0..=12 of the task, then instance facts, region and names, definition.

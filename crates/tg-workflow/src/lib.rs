@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use tg_iam::{AuditCtx, AuditEvent, Iam, IamError, IamResult};
 
-pub use engine::{Facts, Outcome, WfActInput, WfAvailable, WfCandidate, WfChange, WfInstance, WfLogEntry, WfTask, WfView};
+pub use engine::{Facts, Outcome, Snapshot, WfActInput, WfAvailable, WfCandidate, WfChange, WfInstance, WfLogEntry, WfTask, WfView};
 
 pub const MIGRATIONS: &[tg_db::Migration] = &[tg_db::Migration {
     component: "workflow",

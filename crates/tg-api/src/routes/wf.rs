@@ -120,14 +120,16 @@ async fn act(
     AppPath(id): AppPath<i64>,
     AppJson(input): AppJson<WfActInput>,
 ) -> ApiResult<Json<WfView>> {
-    // A business with its own service computes its facts itself (once).
-    let view = match s.wf.business_type_of(id).await?.as_str() {
-        tg_invest::BUSINESS => s.inv.act(&auth.ctx(), &auth.principal, id, &input).await?,
+    // One round trip reads the instance and, in case it is a 招商 project, the project and its
+    // materials; a business with its own service computes its facts itself from them.
+    let (snapshot, reads) = s.wf.snapshot_with(id, &tg_invest::InvService::act_reads(id)).await?;
+    let view = match snapshot.business_type() {
+        tg_invest::BUSINESS => s.inv.act_with(&auth.ctx(), &auth.principal, id, &input, snapshot, reads).await?,
         _ => {
             let (_, f) = facts(&s, id).await?;
             // The operation starts with its claim, so `BEGIN` can travel with it.
             let mut tx = s.iam.db().begin_lazy().await.map_err(tg_iam::IamError::from)?;
-            let out = s.wf.act_in(&mut tx, &auth.ctx(), &auth.principal, id, &input, &f).await?;
+            let out = s.wf.act_in_with(&mut tx, &auth.ctx(), &auth.principal, id, &input, &f, Some(snapshot)).await?;
             s.wf.commit(tx, &out).await?;
             s.wf.view(&auth.principal, id, &f).await?
         }

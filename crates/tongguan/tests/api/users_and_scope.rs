@@ -177,6 +177,18 @@ async fn user_lifecycle(e: Engine) {
     assert_eq!(misfit.status, StatusCode::UNPROCESSABLE_ENTITY);
     // First login, change, then lock: sessions end and login fails.
     let u = t.login("li.si", "Init@2026xy").await;
+    // Signing in reads the grants with the session: a user without roles (one row, its role
+    // columns NULL) holds nothing; roles granted later show on the next request, every permission.
+    let me = u.get("/api/v1/auth/me").await.body;
+    assert_eq!(me["roles"], json!([]), "{me:?}");
+    assert_eq!(me["permissions"], json!([]), "{me:?}");
+    let sec = t.demo("secadmin").await;
+    let granted = sec.put(&format!("/api/v1/users/{id}/roles"), json!({"roles": ["town_staff", "grid_worker"]})).await;
+    assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
+    let me = u.get("/api/v1/auth/me").await.body;
+    assert_eq!(me["roles"].as_array().map(Vec::len), Some(2), "{me:?}");
+    let perms = me["permissions"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(perms > 2, "{me:?}");
     let changed = u.post("/api/v1/auth/password", json!({"old_password": "Init@2026xy", "new_password": "Lisi@2026xx"})).await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{:?}", changed.body);
     let lock = sys.post(&format!("/api/v1/users/{id}/lock"), json!({})).await;
