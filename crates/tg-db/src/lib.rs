@@ -490,6 +490,8 @@ mod tests {
         tx.later("UPDATE t SET b = $1 WHERE id = $2", vec![5.into()]);
         tx.later("UPDATE t SET b = $1 WHERE id = 1", vec![6.into()]);
         assert!(tx.flush().await.is_err());
+        // Closing the pool waits for every connection to come back, this transaction's too.
+        drop(tx);
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
