@@ -406,24 +406,26 @@ impl InvService {
 
     /// A project the caller may see (404 for others, so ids do not leak).
     pub async fn get(&self, actor: &Principal, id: i64) -> IamResult<Project> {
-        self.get_where(actor, "p.id", id).await
-    }
-
-    /// The project bound to a workflow instance, as [`Self::get`].
-    async fn get_where(&self, actor: &Principal, column: &'static str, value: i64) -> IamResult<Project> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM inv_projects p WHERE {column} = $1 AND p.deleted_at IS NULL"))
-            .bind(value)
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!("SELECT {COLS} FROM inv_projects p WHERE p.id = $1 AND p.deleted_at IS NULL"));
+        let r = sqlx::query(&SQL)
+            .bind(id)
             .fetch_optional(self.db().pool())
             .await?
             .ok_or_else(|| IamError::not_found("项目", "inv.project_not_found"))?;
+        let stage: String = r.try_get(18)?;
+        let name = self.stage_name(&stage).await;
+        self.visible_project(actor, &r, name)
+    }
+
+    /// The project of a row of [`COLS`] if the caller may see it (404 otherwise, so ids do not leak).
+    fn visible_project(&self, actor: &Principal, r: &tg_db::Row, stage_name: String) -> IamResult<Project> {
         let region: String = r.try_get(15)?;
         let pending: Option<String> = r.try_get(17)?;
         if !Self::in_scope(actor, &region, pending.as_deref()) {
             return Err(IamError::not_found("项目", "inv.project_not_found"));
         }
-        let stage: String = r.try_get(18)?;
-        let name = self.stage_name(&stage).await;
-        self.project_from(&r, name)
+        self.project_from(r, stage_name)
     }
 
     /// Facts for the workflow's guards and field permissions.
@@ -878,17 +880,11 @@ impl InvService {
         snapshot: tg_workflow::Snapshot,
         reads: Vec<Vec<tg_db::Row>>,
     ) -> IamResult<WfView> {
-        let not_found = || IamError::not_found("项目", "inv.project_not_found");
         let (Some(project), Some(kinds)) = (reads.first(), reads.get(1)) else {
             return Err(IamError::Internal("the project's reads are missing".into()));
         };
-        let r = project.first().ok_or_else(not_found)?;
-        let region: String = r.try_get(15)?;
-        let pending: Option<String> = r.try_get(17)?;
-        if !Self::in_scope(actor, &region, pending.as_deref()) {
-            return Err(not_found());
-        }
-        let p = self.project_from(r, String::new())?;
+        let r = project.first().ok_or_else(|| IamError::not_found("项目", "inv.project_not_found"))?;
+        let p = self.visible_project(actor, r, String::new())?;
         let id = p.id;
         let facts = Self::facts_from(&p, kinds)?;
         // Lazily begun: `BEGIN` travels with the operation's first statement (its claim).
