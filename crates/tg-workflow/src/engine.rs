@@ -583,7 +583,7 @@ impl WfService {
     /// to) is in their scope, or they hold or held a task on it.
     /// [`Self::visible`] on a pooled connection, taken only if the regions do not decide.
     pub(crate) async fn visible_pooled(&self, actor: &Principal, inst: &Inst) -> IamResult<bool> {
-        if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
+        if regions_show(actor, inst) {
             return Ok(true);
         }
         let mut conn = self.db().pool().acquire().await?;
@@ -591,7 +591,7 @@ impl WfService {
     }
 
     pub(crate) async fn visible(&self, conn: &mut sqlx::AnyConnection, actor: &Principal, inst: &Inst) -> IamResult<bool> {
-        if region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p)) {
+        if regions_show(actor, inst) {
             return Ok(true);
         }
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM wf_tasks WHERE instance_id = $1 AND assignee_id = $2")
@@ -1928,6 +1928,11 @@ fn view_task_sql() -> &'static str {
         format!("{select} WHERE t.instance_id = $1 AND t.step = i.state AND t.status <> 'cancelled' ORDER BY t.seq, t.id")
     });
     &SQL
+}
+
+/// The instance's region (or the region it is being transferred to) is in the caller's scope.
+fn regions_show(actor: &Principal, inst: &Inst) -> bool {
+    region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p))
 }
 
 fn load_inst_sql() -> &'static str {
