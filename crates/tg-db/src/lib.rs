@@ -7,6 +7,7 @@
 //! Adding an engine (MySQL/MariaDB, openGauss, KingbaseES) means a new [`Backend`] variant, its
 //! migration files and the placeholder rewrite where needed — business code does not change.
 
+mod merge;
 mod migrate;
 mod sqlbuf;
 
@@ -105,7 +106,9 @@ pub struct Done {
 /// hand-over to the driver's connection thread, on PostgreSQL a network exchange and a wake-up of
 /// both processes, and on either it happens while the transaction holds its locks. Using the
 /// connection directly while writes are queued would let them run out of order, so it is refused
-/// (a panic in debug builds): flush first, or read through [`Tx::read`].
+/// (a panic in debug builds): flush first, or read through [`Tx::read`]. On PostgreSQL, queued
+/// writes to different tables go out joined into one statement (see the `merge` module), so a
+/// queued write must not rely on a trigger's changes to a table another queued write uses.
 ///
 /// This type runs `BEGIN` / `COMMIT` itself, so that `COMMIT` travels with the last queued writes,
 /// and, for a transaction begun with [`Db::begin_lazy`], `BEGIN` with the first statements.
@@ -177,10 +180,10 @@ impl Tx {
     /// Sends `BEGIN` if not sent yet, the queue, then `stmts`, in one round trip; returns what
     /// `stmts` did.
     async fn send(&mut self, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
-        let pending = std::mem::take(&mut self.pending);
+        let pending = self.take_pending()?;
         let begin: Option<(&str, &[Arg])> = if self.hand.begun { None } else { Some((self.begin_sql(), &[])) };
         let all: Vec<(&str, &[Arg])> =
-            begin.into_iter().chain(pending.iter().map(|(s, a)| (*s, a.as_slice()))).chain(stmts.iter().copied()).collect();
+            begin.into_iter().chain(pending.iter().map(|m| (m.sql.as_ref(), m.args.as_slice()))).chain(stmts.iter().copied()).collect();
         if all.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,6 +191,16 @@ impl Tx {
         self.hand.begun = true;
         let mut out = send_batch(self.hand.conn(), self.backend, &all).await?;
         Ok(out.split_off(skip))
+    }
+
+    /// Takes the queued writes as they go out: on PostgreSQL, runs of writes to different tables
+    /// joined into one statement each (see the `merge` module).
+    fn take_pending(&mut self) -> Result<Vec<merge::Merged>, sqlx::Error> {
+        let pending = std::mem::take(&mut self.pending);
+        match self.backend {
+            Backend::Postgres => merge::merge(&pending),
+            Backend::Sqlite => Ok(pending.into_iter().map(|(s, a)| merge::Merged { sql: s.into(), args: a }).collect()),
+        }
     }
 
     fn begin_sql(&self) -> &'static str {
@@ -227,6 +240,35 @@ impl Tx {
         Ok(())
     }
 
+    /// Commits, then runs `reads` (each written with its own `$1…$n`) on the same connection, in the
+    /// same round trip on SQLite, and returns the rows of each: what a caller reads back after its
+    /// write costs no hand-over of its own. The outer error means the commit failed and nothing was
+    /// written; the inner one that the commit succeeded but a read failed (read again to recover).
+    pub async fn commit_then_read(mut self, reads: &[(&str, Vec<Arg>)]) -> Result<Result<Vec<Vec<Row>>, sqlx::Error>, sqlx::Error> {
+        let mut all: Vec<(&str, &[Arg])> = Vec::with_capacity(reads.len() + 1);
+        let committing = self.hand.begun || !self.pending.is_empty();
+        if committing {
+            all.push(("COMMIT", &[]));
+        }
+        all.extend(reads.iter().map(|(s, a)| (*s, a.as_slice())));
+        let pending = self.take_pending()?;
+        let begin: Option<(&str, &[Arg])> = if !self.hand.begun && committing { Some((self.begin_sql(), &[])) } else { None };
+        let stmts: Vec<(&str, &[Arg])> =
+            begin.into_iter().chain(pending.iter().map(|m| (m.sql.as_ref(), m.args.as_slice()))).chain(all).collect();
+        let before = stmts.len() - reads.len();
+        self.hand.begun |= committing;
+        let (done, err) = send_batch_partial(self.hand.conn(), self.backend, &stmts).await;
+        if done.len() < before {
+            // The commit did not happen: the drop rolls back whatever ran.
+            return Err(err.unwrap_or_else(|| sqlx::Error::Protocol("a batch ended before its commit".into())));
+        }
+        self.hand.done = true;
+        if let Some(e) = err {
+            return Ok(Err(e));
+        }
+        Ok(Ok(done.into_iter().skip(before).map(|d| d.rows).collect()))
+    }
+
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         self.pending.clear();
         if self.hand.begun && !self.hand.done {
@@ -248,13 +290,37 @@ impl Tx {
 ///   written into the text, and PostgreSQL then plans every statement on every call: measured on
 ///   transitions, the planning cost what the round trips saved (ADR 0011), so the statements stay
 ///   prepared and their plans cached.
+async fn send_batch(conn: &mut sqlx::AnyConnection, backend: Backend, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
+    match send_batch_partial(conn, backend, stmts).await {
+        (out, None) if out.len() == stmts.len() => Ok(out),
+        (out, None) => Err(sqlx::Error::Protocol(format!("a batch of {} statements reported {} results", stmts.len(), out.len()))),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// [`send_batch`], returning what the statements that completed did, and the error that stopped the
+/// rest (the statements after a failing one do not run).
+async fn send_batch_partial(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    stmts: &[(&str, &[Arg])],
+) -> (Vec<Done>, Option<sqlx::Error>) {
+    let mut out: Vec<Done> = Vec::with_capacity(stmts.len());
+    let err = send_into(conn, backend, stmts, &mut out).await.err();
+    (out, err)
+}
+
 // `Query::fetch_many` is deprecated because only SQLite runs several statements from one prepared
 // string; that is what the SQLite arm relies on (sqlx 0.8; see issue 3108 there), and the single
 // statement arm uses it for the rows-affected count alongside the rows.
 #[allow(deprecated)]
-async fn send_batch(conn: &mut sqlx::AnyConnection, backend: Backend, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
+async fn send_into(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    stmts: &[(&str, &[Arg])],
+    out: &mut Vec<Done>,
+) -> Result<(), sqlx::Error> {
     use futures_util::TryStreamExt;
-    let mut out: Vec<Done> = Vec::with_capacity(stmts.len());
     let mut cur = Done::default();
     let mut collect = |item: sqlx::Either<sqlx::any::AnyQueryResult, Row>| match item {
         sqlx::Either::Right(row) => cur.rows.push(row),
@@ -291,10 +357,7 @@ async fn send_batch(conn: &mut sqlx::AnyConnection, backend: Backend, stmts: &[(
             }
         }
     }
-    if out.len() != stmts.len() {
-        return Err(sqlx::Error::Protocol(format!("a batch of {} statements reported {} results", stmts.len(), out.len())));
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// Joins statements into one string, each renumbered past the arguments of those before it.
@@ -567,7 +630,38 @@ mod tests {
         drop(tx);
         let n: i64 = db.read_many(&[(cnt, Vec::new())]).await.unwrap()[0][0].try_get(0).unwrap();
         assert_eq!(n, 2);
+
+        // Queued writes to two tables (on PostgreSQL joined into statements with `WITH`, split where
+        // a table comes back), then the commit with reads after it, which see what was committed.
+        let other = format!("{table}_b");
+        sqlx::query(&format!("CREATE TABLE {other} (id BIGINT PRIMARY KEY, note TEXT)")).execute(db.pool()).await.unwrap();
+        let ins2: &'static str = Box::leak(format!("INSERT INTO {other} (id, note) VALUES ($1, $2)").into_boxed_str());
+        let cnt2: &'static str = Box::leak(format!("SELECT COUNT(*), MAX(note) FROM {other}").into_boxed_str());
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later(upd, vec![1.into()]);
+        tx.later(ins2, vec![10.into(), odd.into()]);
+        tx.later(ins, vec![4.into(), "four".into(), 4.0.into(), 4.into()]);
+        tx.later(ins2, vec![11.into(), None::<String>.into()]);
+        let read = tx.commit_then_read(&[(sel, vec![1.into()]), (cnt2, Vec::new())]).await.unwrap().unwrap();
+        assert_eq!(read.len(), 2);
+        let ns: Vec<Option<i64>> = read[0].iter().map(|r| r.try_get(3).unwrap()).collect();
+        // The update ran before the insert of row 4, as queued.
+        assert_eq!(ns, vec![Some(-5), None, Some(4)]);
+        assert_eq!(read[1][0].try_get::<i64, _>(0).unwrap(), 2);
+        assert_eq!(read[1][0].try_get::<String, _>(1).unwrap(), odd);
+        // A commit batch that fails keeps nothing and reports the outer error.
+        let mut tx = db.begin_lazy().await.unwrap();
+        tx.later(ins2, vec![12.into(), "x".into()]);
+        tx.later(ins, vec![4.into(), "dup".into(), 0.0.into(), 0.into()]);
+        assert!(tx.commit_then_read(&[(cnt2, Vec::new())]).await.is_err());
+        let n: i64 = db.read_many(&[(cnt2, Vec::new())]).await.unwrap()[0][0].try_get(0).unwrap();
+        assert_eq!(n, 2);
+        // Without writes, the reads run on their own.
+        let tx = db.begin_lazy().await.unwrap();
+        let read = tx.commit_then_read(&[(cnt2, Vec::new())]).await.unwrap().unwrap();
+        assert_eq!(read[0][0].try_get::<i64, _>(0).unwrap(), 2);
         sqlx::query(&format!("DROP TABLE {table}")).execute(db.pool()).await.unwrap();
+        sqlx::query(&format!("DROP TABLE {other}")).execute(db.pool()).await.unwrap();
     }
 
     #[tokio::test]
@@ -592,6 +686,7 @@ mod tests {
             .unwrap();
         let table = format!("tg_db_batch_{}", std::process::id());
         sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(db.pool()).await.unwrap();
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}_b")).execute(db.pool()).await.unwrap();
         batches_round_trip(db.clone(), &table).await;
         db.close().await;
     }

@@ -891,9 +891,8 @@ impl InvService {
         let mut tx = self.db().begin_lazy().await?;
         let out = self.wf.act_in_with(&mut tx, ctx, actor, instance_id, input, &facts, Some(snapshot)).await?;
         self.apply(&mut tx, actor, id, &out).await?;
-        self.wf.commit(tx, &out).await?;
         // After a confirmed transfer out of the caller's county the project is no longer theirs.
-        self.wf.view(actor, instance_id, &facts).await.map_err(|e| match e {
+        self.wf.commit_and_view(tx, &out, actor, &facts).await.map_err(|e| match e {
             IamError::OutOfScope => IamError::conflict("inv.transferred", "项目已流转至其他县（市、区）"),
             e => e,
         })

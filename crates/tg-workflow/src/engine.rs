@@ -1521,18 +1521,30 @@ impl WfService {
         Ok(())
     }
 
+    /// Commits an operation (with its audit row, see [`Self::commit`]) and reads the instance's new
+    /// view with the commit: on SQLite in the same hand-over, on PostgreSQL on the same connection.
+    pub async fn commit_and_view(&self, mut tx: Tx, out: &Outcome, actor: &Principal, facts: &Facts) -> IamResult<WfView> {
+        if let Some((ctx, ev)) = &out.audit {
+            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await?;
+        }
+        let read = tx.commit_then_read(&view_reads(out.instance_id)).await?;
+        self.schedule(out);
+        match read {
+            Ok(rows) => self.view_from(actor, rows, facts).await,
+            // Committed, but the read back failed: read again.
+            Err(_) => self.view(actor, out.instance_id, facts).await,
+        }
+    }
+
     /// The instance as the caller sees it.
     pub async fn view(&self, actor: &Principal, id: i64, facts: &Facts) -> IamResult<WfView> {
-        // Three reads in one round trip: the instance, the current step's tasks (with the inbox
-        // columns) and the log; the availability rules work on the same rows.
-        const VIEW_LOG_SQL: &str =
-            "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
-             FROM wf_log WHERE instance_id = $1 ORDER BY id";
-        let mut rows = self
-            .db()
-            .read_many(&[(load_inst_sql(), vec![id.into()]), (view_task_sql(), vec![id.into()]), (VIEW_LOG_SQL, vec![id.into()])])
-            .await?
-            .into_iter();
+        let rows = self.db().read_many(&view_reads(id)).await?;
+        self.view_from(actor, rows, facts).await
+    }
+
+    /// The view from the rows of [`view_reads`].
+    async fn view_from(&self, actor: &Principal, rows: Vec<Vec<tg_db::Row>>, facts: &Facts) -> IamResult<WfView> {
+        let mut rows = rows.into_iter();
         let (Some(inst_rows), Some(task_rows), Some(log_rows)) = (rows.next(), rows.next(), rows.next()) else {
             return Err(IamError::Internal("a batch returned fewer results than statements".into()));
         };
@@ -1933,6 +1945,15 @@ fn view_task_sql() -> &'static str {
 /// The instance's region (or the region it is being transferred to) is in the caller's scope.
 fn regions_show(actor: &Principal, inst: &Inst) -> bool {
     region_in_scope(actor, &inst.region_code) || inst.pending_region.as_deref().is_some_and(|p| region_in_scope(actor, p))
+}
+
+/// The instance view's three reads, sent together: the instance, the current step's tasks (with the
+/// inbox columns) and the log; the availability rules work on the same rows.
+fn view_reads(id: i64) -> Vec<(&'static str, Vec<Arg>)> {
+    const VIEW_LOG_SQL: &str =
+        "SELECT id, at, actor_id, actor_name, actor_role, action, action_name, from_state, to_state, comment, attachments, changes \
+         FROM wf_log WHERE instance_id = $1 ORDER BY id";
+    vec![(load_inst_sql(), vec![id.into()]), (view_task_sql(), vec![id.into()]), (VIEW_LOG_SQL, vec![id.into()])]
 }
 
 fn load_inst_sql() -> &'static str {

@@ -59,6 +59,9 @@ pub enum Queue {
 
 const NAMESPACE: &str = "tongguan::wf::timeout";
 
+/// How long the scheduler task gathers new deadlines before writing their jobs.
+const GATHER: Duration = Duration::from_millis(100);
+
 fn config() -> apalis_sql::Config {
     // Deadlines are in days: polling each second is plenty and keeps the single SQLite writer free.
     apalis_sql::Config::new(NAMESPACE).set_poll_interval(Duration::from_secs(1))
@@ -153,11 +156,14 @@ impl WfService {
         if self.sched.set(tx).is_ok() {
             let svc = self.clone();
             tokio::spawn(async move {
-                // Everything that arrived while the previous round was written goes in one round:
-                // one query for the tasks, one transaction for their marks.
+                // Everything that arrives within a moment of the first, or while the previous
+                // round was written, goes in one round: one query for the tasks, one transaction
+                // for their marks. Deadlines are days away; under load the wait turns one write
+                // transaction per operation (a turn of SQLite's single writer) into one per round.
                 while let Some(first) = rx.recv().await {
+                    tokio::time::sleep(GATHER).await;
                     let mut ids = vec![first];
-                    while ids.len() < 500 {
+                    while ids.len() < 2000 {
                         match rx.try_recv() {
                             Ok(id) => ids.push(id),
                             Err(_) => break,

@@ -130,8 +130,7 @@ async fn act(
             // The operation starts with its claim, so `BEGIN` can travel with it.
             let mut tx = s.iam.db().begin_lazy().await.map_err(tg_iam::IamError::from)?;
             let out = s.wf.act_in_with(&mut tx, &auth.ctx(), &auth.principal, id, &input, &f, Some(snapshot)).await?;
-            s.wf.commit(tx, &out).await?;
-            s.wf.view(&auth.principal, id, &f).await?
+            s.wf.commit_and_view(tx, &out, &auth.principal, &f).await?
         }
     };
     Ok(Json(view))
