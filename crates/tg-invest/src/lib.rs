@@ -938,10 +938,24 @@ impl InvService {
         };
         // Writes are queued (see `tg_db::Tx::later`): after a workflow operation they go to the
         // database together with the operation's own.
-        tx.later(
-            "UPDATE inv_projects SET stage = $1, region_code = $2, pending_region = $3, version = version + 1, updated_at = $4 WHERE id = $5",
-            vec![(&stage).into(), (&out.region_code).into(), pending.clone().into(), now.into(), id.into()],
-        );
+        if tx.backend() == tg_db::Backend::Sqlite {
+            // SQLite rewrites the entries of every index over a column named in `SET`, whether its
+            // value changes or not, and a project has nine indexes over its stage, region and
+            // pending region. Name them only where they change; PostgreSQL compares the values
+            // itself, so there one statement does it (see the arm below).
+            tx.later("UPDATE inv_projects SET version = version + 1, updated_at = $1 WHERE id = $2", vec![now.into(), id.into()]);
+            tx.later("UPDATE inv_projects SET stage = $1 WHERE id = $2 AND stage <> $1", vec![(&stage).into(), id.into()]);
+            tx.later(
+                "UPDATE inv_projects SET region_code = $1, pending_region = $2 \
+                 WHERE id = $3 AND (region_code <> $1 OR COALESCE(pending_region, '') <> COALESCE($2, ''))",
+                vec![(&out.region_code).into(), pending.clone().into(), id.into()],
+            );
+        } else {
+            tx.later(
+                "UPDATE inv_projects SET stage = $1, region_code = $2, pending_region = $3, version = version + 1, updated_at = $4 WHERE id = $5",
+                vec![(&stage).into(), (&out.region_code).into(), pending.clone().into(), now.into(), id.into()],
+            );
+        }
         if stage == "signed" && out.from_state == "sign_review" {
             tx.later("UPDATE inv_projects SET signed_at = $1 WHERE id = $2 AND signed_at IS NULL", vec![(&today).into(), id.into()]);
         }
