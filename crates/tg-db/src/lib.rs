@@ -78,6 +78,9 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
     "PRAGMA mmap_size=1073741824",
+    // The guard of `Tx::later_expect`: a row is inserted only when a check fails, and that insert
+    // fails. Temporary, so it is per connection and never in the database file.
+    "CREATE TEMP TABLE IF NOT EXISTS tg_expect (ok INTEGER NOT NULL CHECK (ok <> 0))",
 ];
 
 #[derive(Clone, Debug)]
@@ -86,7 +89,48 @@ pub struct Db {
     backend: Backend,
     /// SQLite allows one writer at a time. Queueing writers here (fair, async) instead of in SQLite's
     /// busy handler (which sleeps in steps of up to 100 ms) keeps write latency low under load.
-    writer: Arc<Mutex<()>>,
+    writer: Arc<Mutex<WriterState>>,
+}
+
+/// What the process keeps for SQLite's single writer, behind its lock.
+#[derive(Debug, Default)]
+struct WriterState {
+    /// The audit chain head as the last write transaction committed it, if known (see
+    /// [`Tx::chain_cached`]).
+    chain_head: Option<(i64, String)>,
+}
+
+/// The prefix of the error a failed expectation ([`Tx::later_expect`]) reports.
+const EXPECT_PREFIX: &str = "tg-db: expectation failed: ";
+
+/// The code of a failed expectation ([`Tx::later_expect`]), if `e` is one.
+pub fn expectation_failed(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Protocol(m) => m.strip_prefix(EXPECT_PREFIX),
+        _ => None,
+    }
+}
+
+fn expectation(code: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("{EXPECT_PREFIX}{code}"))
+}
+
+/// A queued write, with the number of rows it must change (and the code to fail with), if any.
+struct Queued {
+    sql: &'static str,
+    args: Vec<Arg>,
+    expect: Option<(u64, &'static str)>,
+}
+
+/// What to check of a statement of a batch.
+#[derive(Clone, Copy)]
+enum Check {
+    None,
+    /// PostgreSQL: the statement must change this many rows.
+    Rows(u64, &'static str),
+    /// SQLite: a guard statement, which fails when the statement before it changed another number
+    /// of rows than expected.
+    Guard(&'static str),
 }
 
 /// What one statement of a batch did: the rows it returned and the rows it changed.
@@ -115,29 +159,43 @@ pub struct Done {
 pub struct Tx {
     hand: HandTx,
     backend: Backend,
-    pending: Vec<(&'static str, Vec<Arg>)>,
+    pending: Vec<Queued>,
     /// The head (sequence, MAC) of the audit hash chain as known inside this transaction, read
     /// while holding the lock that serialises appends (SQLite's write lock, PostgreSQL's row lock).
     /// Appends keep it current, so a second append in the same transaction does not read it again.
     pub chain_head: Option<(i64, String)>,
+    /// `chain_head` is the process's copy (SQLite: what the last write transaction committed),
+    /// taken with the write lock, not read in this transaction. An append must then make its head
+    /// update conditional on that head ([`Tx::later_expect`]): another process writing the same
+    /// file would otherwise go unnoticed.
+    pub chain_cached: bool,
+    /// Where a lazily begun transaction gets its connection (and, on SQLite, the write lock).
+    db: Db,
 }
 
 /// A transaction run by hand on a pooled connection (on SQLite also holding the process's write lock).
 struct HandTx {
-    /// Always `Some` until dropped.
+    /// `Some` from [`Tx::acquire`] until dropped.
     conn: Option<PoolConnection<Any>>,
     /// `BEGIN` has been sent.
     begun: bool,
     /// Committed or rolled back.
     done: bool,
-    writer: Option<OwnedMutexGuard<()>>,
+    writer: Option<OwnedMutexGuard<WriterState>>,
 }
 
 impl HandTx {
     fn conn(&mut self) -> &mut sqlx::AnyConnection {
         match &mut self.conn {
             Some(c) => c,
-            None => unreachable!("a transaction holds its connection until dropped"),
+            None => unreachable!("a transaction has its connection from its first statement until dropped"),
+        }
+    }
+
+    /// Forgets the cached chain head: after a failed statement the stored head is not known.
+    fn forget_chain(&mut self) {
+        if let Some(g) = self.writer.as_mut() {
+            g.chain_head = None;
         }
     }
 }
@@ -174,14 +232,69 @@ impl Tx {
     /// Queues a write (no result rows, no `RETURNING`) written with its own `$1…$n`.
     pub fn later(&mut self, sql: &'static str, args: Vec<Arg>) {
         debug_assert!(!sql.to_ascii_uppercase().contains("RETURNING"), "queued writes return nothing: {sql}");
-        self.pending.push((sql, args));
+        self.pending.push(Queued { sql, args, expect: None });
+    }
+
+    /// Queues a write that must change exactly `rows` rows, such as an optimistic-locking claim
+    /// (`… WHERE id = $1 AND version = $2`). Otherwise the statements after it do not run and the
+    /// call that sends it fails with an error for which [`expectation_failed`] returns `code`; the
+    /// transaction must then be dropped. On SQLite a guard statement after it checks `changes()`
+    /// (so the check travels in the same hand-over); on PostgreSQL its count is checked before the
+    /// next statement is sent.
+    pub fn later_expect(&mut self, sql: &'static str, args: Vec<Arg>, rows: u64, code: &'static str) {
+        debug_assert!(!sql.to_ascii_uppercase().contains("RETURNING"), "queued writes return nothing: {sql}");
+        self.pending.push(Queued { sql, args, expect: Some((rows, code)) });
+    }
+
+    /// Takes the connection and, on SQLite, the process's write lock. Sending does this itself;
+    /// call it first only to hold the lock before work that needs it.
+    pub async fn acquire(&mut self) -> Result<(), sqlx::Error> {
+        if self.hand.conn.is_some() {
+            return Ok(());
+        }
+        // SQLite writers queue here, in the process, instead of in SQLite's busy handler.
+        if self.backend == Backend::Sqlite {
+            self.hand.writer = Some(self.db.writer.clone().lock_owned().await);
+        }
+        self.hand.conn = Some(self.db.pool.acquire().await?);
+        Ok(())
+    }
+
+    /// [`Tx::acquire`], and on SQLite take the audit chain head the last write transaction of this
+    /// process committed, if known, as [`Tx::chain_head`] (with [`Tx::chain_cached`] set): an
+    /// append then needs no read, and the whole transaction can go in one hand-over. If another
+    /// process wrote to the database since, the append's conditional head update fails and the
+    /// transaction with it (code `audit.head_moved`); the copy is then forgotten, so only callers
+    /// that retry such a failure should use this.
+    pub async fn acquire_with_chain(&mut self) -> Result<(), sqlx::Error> {
+        self.acquire().await?;
+        if self.chain_head.is_none() {
+            if let Some(g) = self.hand.writer.as_ref() {
+                self.chain_head = g.chain_head.clone();
+                self.chain_cached = self.chain_head.is_some();
+            }
+        }
+        Ok(())
+    }
+
+    /// After a commit: the chain head this transaction leaves is the one the next will start from.
+    /// A transaction that did not touch the chain leaves the copy as it was.
+    fn keep_chain(&mut self) {
+        let Some(head) = self.chain_head.clone() else { return };
+        if let Some(g) = self.hand.writer.as_mut() {
+            g.chain_head = Some(head);
+        }
     }
 
     /// Sends `BEGIN` if not sent yet, the queue, then `stmts`, in one round trip; returns what
     /// `stmts` did.
     async fn send(&mut self, stmts: &[(&str, &[Arg])]) -> Result<Vec<Done>, sqlx::Error> {
-        let pending = self.take_pending()?;
+        self.acquire().await?;
+        let (pending, mut checks) = self.take_pending()?;
         let begin: Option<(&str, &[Arg])> = if self.hand.begun { None } else { Some((self.begin_sql(), &[])) };
+        if begin.is_some() {
+            checks.insert(0, Check::None);
+        }
         let all: Vec<(&str, &[Arg])> =
             begin.into_iter().chain(pending.iter().map(|m| (m.sql.as_ref(), m.args.as_slice()))).chain(stmts.iter().copied()).collect();
         if all.is_empty() {
@@ -189,18 +302,49 @@ impl Tx {
         }
         let skip = all.len() - stmts.len();
         self.hand.begun = true;
-        let mut out = send_batch(self.hand.conn(), self.backend, &all).await?;
+        let (mut out, err) = send_checked(self.hand.conn(), self.backend, &all, &checks).await;
+        if let Some(e) = err {
+            self.hand.forget_chain();
+            return Err(e);
+        }
         Ok(out.split_off(skip))
     }
 
-    /// Takes the queued writes as they go out: on PostgreSQL, runs of writes to different tables
-    /// joined into one statement each (see the `merge` module).
-    fn take_pending(&mut self) -> Result<Vec<merge::Merged>, sqlx::Error> {
+    /// Takes the queued writes as they go out, with what to check of each: on PostgreSQL, runs of
+    /// writes to different tables joined into one statement each (see the `merge` module); on
+    /// SQLite, each expectation followed by its guard statement.
+    fn take_pending(&mut self) -> Result<(Vec<merge::Merged>, Vec<Check>), sqlx::Error> {
+        const GUARD: &str = "INSERT INTO temp.tg_expect (ok) SELECT 0 WHERE changes() <> ";
         let pending = std::mem::take(&mut self.pending);
-        match self.backend {
-            Backend::Postgres => merge::merge(&pending),
-            Backend::Sqlite => Ok(pending.into_iter().map(|(s, a)| merge::Merged { sql: s.into(), args: a }).collect()),
+        let mut out = Vec::with_capacity(pending.len());
+        let mut checks = Vec::with_capacity(pending.len());
+        let mut run: Vec<(&'static str, Vec<Arg>)> = Vec::new();
+        for q in pending {
+            match (self.backend, q.expect) {
+                (Backend::Postgres, None) => run.push((q.sql, q.args)),
+                (Backend::Postgres, Some((rows, code))) => {
+                    for m in merge::merge(&std::mem::take(&mut run))? {
+                        out.push(m);
+                        checks.push(Check::None);
+                    }
+                    out.push(merge::Merged { sql: q.sql.into(), args: q.args });
+                    checks.push(Check::Rows(rows, code));
+                }
+                (Backend::Sqlite, expect) => {
+                    out.push(merge::Merged { sql: q.sql.into(), args: q.args });
+                    checks.push(Check::None);
+                    if let Some((rows, code)) = expect {
+                        out.push(merge::Merged { sql: format!("{GUARD}{rows}").into(), args: Vec::new() });
+                        checks.push(Check::Guard(code));
+                    }
+                }
+            }
         }
+        for m in merge::merge(&run)? {
+            out.push(m);
+            checks.push(Check::None);
+        }
+        Ok((out, checks))
     }
 
     fn begin_sql(&self) -> &'static str {
@@ -237,6 +381,7 @@ impl Tx {
         }
         self.send(&[("COMMIT", &[])]).await?;
         self.hand.done = true;
+        self.keep_chain();
         Ok(())
     }
 
@@ -251,18 +396,24 @@ impl Tx {
             all.push(("COMMIT", &[]));
         }
         all.extend(reads.iter().map(|(s, a)| (*s, a.as_slice())));
-        let pending = self.take_pending()?;
+        self.acquire().await?;
+        let (pending, mut checks) = self.take_pending()?;
         let begin: Option<(&str, &[Arg])> = if !self.hand.begun && committing { Some((self.begin_sql(), &[])) } else { None };
+        if begin.is_some() {
+            checks.insert(0, Check::None);
+        }
         let stmts: Vec<(&str, &[Arg])> =
             begin.into_iter().chain(pending.iter().map(|m| (m.sql.as_ref(), m.args.as_slice()))).chain(all).collect();
         let before = stmts.len() - reads.len();
         self.hand.begun |= committing;
-        let (done, err) = send_batch_partial(self.hand.conn(), self.backend, &stmts).await;
+        let (done, err) = send_checked(self.hand.conn(), self.backend, &stmts, &checks).await;
         if done.len() < before {
             // The commit did not happen: the drop rolls back whatever ran.
+            self.hand.forget_chain();
             return Err(err.unwrap_or_else(|| sqlx::Error::Protocol("a batch ended before its commit".into())));
         }
         self.hand.done = true;
+        self.keep_chain();
         if let Some(e) = err {
             return Ok(Err(e));
         }
@@ -271,6 +422,7 @@ impl Tx {
 
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         self.pending.clear();
+        self.hand.forget_chain();
         if self.hand.begun && !self.hand.done {
             let r = self.hand.conn().execute(sqlx::raw_sql("ROLLBACK")).await.map(|_| ());
             self.hand.done = true;
@@ -305,8 +457,23 @@ async fn send_batch_partial(
     backend: Backend,
     stmts: &[(&str, &[Arg])],
 ) -> (Vec<Done>, Option<sqlx::Error>) {
+    send_checked(conn, backend, stmts, &[]).await
+}
+
+/// [`send_batch_partial`] with a check per statement (missing ones are [`Check::None`]): a failed
+/// check stops the batch with the expectation's error.
+async fn send_checked(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    stmts: &[(&str, &[Arg])],
+    checks: &[Check],
+) -> (Vec<Done>, Option<sqlx::Error>) {
     let mut out: Vec<Done> = Vec::with_capacity(stmts.len());
-    let err = send_into(conn, backend, stmts, &mut out).await.err();
+    let err = send_into(conn, backend, stmts, checks, &mut out).await.err().map(|e| match checks.get(out.len()) {
+        // SQLite: the statement that failed is a guard.
+        Some(Check::Guard(code)) => expectation(code),
+        _ => e,
+    });
     (out, err)
 }
 
@@ -318,11 +485,13 @@ async fn send_into(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     stmts: &[(&str, &[Arg])],
+    checks: &[Check],
     out: &mut Vec<Done>,
 ) -> Result<(), sqlx::Error> {
     use futures_util::TryStreamExt;
     let mut cur = Done::default();
-    let mut collect = |item: sqlx::Either<sqlx::any::AnyQueryResult, Row>| match item {
+    // Rows come before their statement's result; the result closes the statement.
+    let mut collect = |item: sqlx::Either<sqlx::any::AnyQueryResult, Row>, out: &mut Vec<Done>| match item {
         sqlx::Either::Right(row) => cur.rows.push(row),
         sqlx::Either::Left(r) => {
             cur.rows_affected = r.rows_affected();
@@ -333,26 +502,33 @@ async fn send_into(
         (Backend::Sqlite, [(sql, args)]) => {
             let mut s = sqlbuf::bind_all(sqlx::query(sql), args).fetch_many(conn);
             while let Some(item) = s.try_next().await? {
-                collect(item);
+                collect(item, out);
             }
         }
         (Backend::Sqlite, _) => {
             let (sql, args) = combine(stmts.iter().copied())?;
             let mut s = sqlbuf::bind_all(sqlx::query(&sql), &args).fetch_many(conn);
             while let Some(item) = s.try_next().await? {
-                collect(item);
+                collect(item, out);
             }
         }
         (Backend::Postgres, _) => {
             // One statement after another, each prepared (its plan is kept): see `send_batch`.
-            for (sql, args) in stmts {
-                let mut s = if args.is_empty() {
-                    conn.fetch_many(sqlx::raw_sql(sql))
-                } else {
-                    sqlbuf::bind_all(sqlx::query(sql), args).fetch_many(&mut *conn)
-                };
-                while let Some(item) = s.try_next().await? {
-                    collect(item);
+            for (i, (sql, args)) in stmts.iter().enumerate() {
+                {
+                    let mut s = if args.is_empty() {
+                        conn.fetch_many(sqlx::raw_sql(sql))
+                    } else {
+                        sqlbuf::bind_all(sqlx::query(sql), args).fetch_many(&mut *conn)
+                    };
+                    while let Some(item) = s.try_next().await? {
+                        collect(item, out);
+                    }
+                }
+                if let Some(Check::Rows(rows, code)) = checks.get(i) {
+                    if out.get(i).is_some_and(|d| d.rows_affected != *rows) {
+                        return Err(expectation(code));
+                    }
                 }
             }
         }
@@ -379,7 +555,7 @@ impl std::ops::Deref for Tx {
     fn deref(&self) -> &Self::Target {
         match &self.hand.conn {
             Some(c) => c,
-            None => unreachable!("a transaction holds its connection until dropped"),
+            None => panic!("a lazily begun transaction was used directly before its first statement"),
         }
     }
 }
@@ -389,7 +565,7 @@ impl std::ops::DerefMut for Tx {
         debug_assert!(
             self.pending.is_empty(),
             "queued writes must be flushed before the connection is used: {:?}",
-            self.pending.first().map(|p| p.0)
+            self.pending.first().map(|p| p.sql)
         );
         // A lazily begun transaction must begin with `read`, `batch`, `flush` or `commit`: direct use
         // before that would run outside the transaction.
@@ -435,7 +611,7 @@ impl Db {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())) })
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(WriterState::default())) })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -449,29 +625,28 @@ impl Db {
     /// Begins a read-write transaction. On SQLite this is `BEGIN IMMEDIATE`: the write lock is taken
     /// up front, so a transaction that reads before it writes cannot fail with a stale snapshot.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.begin_lazy().await?;
+        let mut tx = self.begin_lazy();
+        tx.acquire().await?;
         let begin = tx.begin_sql();
         tx.hand.conn().execute(sqlx::raw_sql(begin)).await?;
         tx.hand.begun = true;
         Ok(tx)
     }
 
-    /// Like [`Self::begin`], but `BEGIN` is sent with the first [`Tx::read`], [`Tx::batch`],
-    /// [`Tx::flush`] or [`Tx::commit`], saving a round trip. The transaction must start with one of
-    /// those: using the connection directly first panics.
-    pub async fn begin_lazy(&self) -> Result<Tx, sqlx::Error> {
-        // SQLite writers queue here, in the process, instead of in SQLite's busy handler.
-        let writer = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        let conn = self.pool.acquire().await?;
-        Ok(Tx {
-            hand: HandTx { conn: Some(conn), begun: false, done: false, writer },
+    /// Like [`Self::begin`], but the connection, the write lock (SQLite) and `BEGIN` are all taken
+    /// with the first [`Tx::read`], [`Tx::batch`], [`Tx::flush`] or [`Tx::commit`] (or an explicit
+    /// [`Tx::acquire`]): a transaction whose statements are all queued holds the lock for one
+    /// round trip. The transaction must start with one of those: using the connection directly
+    /// first panics.
+    pub fn begin_lazy(&self) -> Tx {
+        Tx {
+            hand: HandTx { conn: None, begun: false, done: false, writer: None },
             backend: self.backend,
             pending: Vec::new(),
             chain_head: None,
-        })
+            chain_cached: false,
+            db: self.clone(),
+        }
     }
 
     /// Runs `stmts` (each written with its own `$1…$n`) on one pooled connection in one round trip,
@@ -570,12 +745,12 @@ mod tests {
             n
         };
         // Begun, written and committed in one batch.
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later("INSERT INTO t (id) VALUES ($1)", vec![1.into()]);
         tx.commit().await.unwrap();
         assert_eq!(count(db.clone()).await, 1);
         // Begun by a read, then dropped: rolled back before the write lock is free again.
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later("INSERT INTO t (id) VALUES ($1)", vec![2.into()]);
         assert_eq!(tx.read("SELECT COUNT(*) FROM t", Vec::new()).await.unwrap()[0].try_get::<i64, _>(0).unwrap(), 2);
         drop(tx);
@@ -603,7 +778,7 @@ mod tests {
         let upd: &'static str = Box::leak(format!("UPDATE {table} SET n = n - $1 WHERE n IS NOT NULL").into_boxed_str());
         let cnt: &'static str = Box::leak(format!("SELECT COUNT(*) FROM {table}").into_boxed_str());
         let odd = r"it's \ '$1' -- 中文 $2";
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later(ins, vec![1.into(), odd.into(), (-2.5).into(), (-7).into()]);
         tx.later(ins, vec![2.into(), None::<String>.into(), 1e-7.into(), None::<i64>.into()]);
         let done = tx.batch(&[(upd, vec![(-3).into()]), (sel, vec![1.into()])]).await.unwrap();
@@ -623,7 +798,7 @@ mod tests {
         assert_eq!(many[0].len(), 1);
         assert_eq!(many[1][0].try_get::<i64, _>(0).unwrap(), 2);
         // A failing statement fails the batch, and nothing of the transaction stays.
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later(ins, vec![3.into(), "x".into(), 0.0.into(), 0.into()]);
         tx.later(ins, vec![1.into(), "dup".into(), 0.0.into(), 0.into()]);
         assert!(tx.batch(&[(cnt, Vec::new())]).await.is_err());
@@ -637,7 +812,7 @@ mod tests {
         sqlx::query(&format!("CREATE TABLE {other} (id BIGINT PRIMARY KEY, note TEXT)")).execute(db.pool()).await.unwrap();
         let ins2: &'static str = Box::leak(format!("INSERT INTO {other} (id, note) VALUES ($1, $2)").into_boxed_str());
         let cnt2: &'static str = Box::leak(format!("SELECT COUNT(*), MAX(note) FROM {other}").into_boxed_str());
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later(upd, vec![1.into()]);
         tx.later(ins2, vec![10.into(), odd.into()]);
         tx.later(ins, vec![4.into(), "four".into(), 4.0.into(), 4.into()]);
@@ -650,16 +825,37 @@ mod tests {
         assert_eq!(read[1][0].try_get::<i64, _>(0).unwrap(), 2);
         assert_eq!(read[1][0].try_get::<String, _>(1).unwrap(), odd);
         // A commit batch that fails keeps nothing and reports the outer error.
-        let mut tx = db.begin_lazy().await.unwrap();
+        let mut tx = db.begin_lazy();
         tx.later(ins2, vec![12.into(), "x".into()]);
         tx.later(ins, vec![4.into(), "dup".into(), 0.0.into(), 0.into()]);
         assert!(tx.commit_then_read(&[(cnt2, Vec::new())]).await.is_err());
         let n: i64 = db.read_many(&[(cnt2, Vec::new())]).await.unwrap()[0][0].try_get(0).unwrap();
         assert_eq!(n, 2);
         // Without writes, the reads run on their own.
-        let tx = db.begin_lazy().await.unwrap();
+        let tx = db.begin_lazy();
         let read = tx.commit_then_read(&[(cnt2, Vec::new())]).await.unwrap().unwrap();
         assert_eq!(read[0][0].try_get::<i64, _>(0).unwrap(), 2);
+
+        // Expectations: a queued write that must change one row. Met, the transaction goes on; not
+        // met, nothing after it runs, nothing stays, and the error carries the code.
+        let claim: &'static str = Box::leak(format!("UPDATE {table} SET a = $1 WHERE id = $2").into_boxed_str());
+        let mut tx = db.begin_lazy();
+        tx.later_expect(claim, vec!["one".into(), 1.into()], 1, "t.claim");
+        tx.later(ins2, vec![20.into(), "after".into()]);
+        tx.commit().await.unwrap();
+        let mut tx = db.begin_lazy();
+        tx.later(ins2, vec![21.into(), "before".into()]);
+        tx.later_expect(claim, vec!["none".into(), 999.into()], 1, "t.claim");
+        tx.later(ins2, vec![22.into(), "never".into()]);
+        let e = tx.commit_then_read(&[(cnt2, Vec::new())]).await.err().expect("the expectation fails");
+        assert_eq!(expectation_failed(&e), Some("t.claim"), "{e}");
+        let mut tx = db.begin_lazy();
+        tx.later_expect(claim, vec!["none".into(), 999.into()], 1, "t.other");
+        let e = tx.read(cnt2, Vec::new()).await.err().expect("the expectation fails in a read too");
+        assert_eq!(expectation_failed(&e), Some("t.other"), "{e}");
+        drop(tx);
+        let n: i64 = db.read_many(&[(cnt2, Vec::new())]).await.unwrap()[0][0].try_get(0).unwrap();
+        assert_eq!(n, 3);
         sqlx::query(&format!("DROP TABLE {table}")).execute(db.pool()).await.unwrap();
         sqlx::query(&format!("DROP TABLE {other}")).execute(db.pool()).await.unwrap();
     }
@@ -670,6 +866,52 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 2, ..Default::default() }).await.unwrap();
         batches_round_trip(db.clone(), "batch_t").await;
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn sqlite_keeps_the_chain_head_under_the_write_lock() {
+        let dir = std::env::temp_dir().join(format!("tg_db_chain_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 2, ..Default::default() }).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute(db.pool()).await.unwrap();
+        let mut tx = db.begin_lazy();
+        tx.acquire_with_chain().await.unwrap();
+        assert_eq!(tx.chain_head, None);
+        tx.chain_head = Some((5, "m5".into()));
+        tx.later("INSERT INTO t (x) VALUES (1)", Vec::new());
+        tx.commit().await.unwrap();
+        // The next writer starts from what the last one committed, marked as the process's copy.
+        let mut tx = db.begin_lazy();
+        tx.acquire_with_chain().await.unwrap();
+        assert_eq!(tx.chain_head, Some((5, "m5".into())));
+        assert!(tx.chain_cached);
+        // A failed statement forgets it; so does a rollback.
+        tx.later_expect("UPDATE t SET x = 2 WHERE x = 999", Vec::new(), 1, "t.none");
+        assert!(tx.flush().await.is_err());
+        drop(tx);
+        let mut tx = db.begin_lazy();
+        tx.acquire_with_chain().await.unwrap();
+        assert_eq!(tx.chain_head, None);
+        assert!(!tx.chain_cached);
+        tx.chain_head = Some((6, "m6".into()));
+        tx.later("INSERT INTO t (x) VALUES (2)", Vec::new());
+        tx.commit().await.unwrap();
+        // A transaction that does not ask for the copy reads the head itself, and one that does
+        // not touch the chain leaves the copy alone.
+        let tx = db.begin().await.unwrap();
+        assert_eq!(tx.chain_head, None);
+        tx.commit().await.unwrap();
+        let mut tx = db.begin_lazy();
+        tx.acquire_with_chain().await.unwrap();
+        assert_eq!(tx.chain_head, Some((6, "m6".into())));
+        tx.later("INSERT INTO t (x) VALUES (3)", Vec::new());
+        tx.rollback().await.unwrap();
+        let mut tx = db.begin_lazy();
+        tx.acquire_with_chain().await.unwrap();
+        assert_eq!(tx.chain_head, None);
+        drop(tx);
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -134,8 +134,9 @@ fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Appends one audit row inside `tx`: reads the chain head (running the writes queued before it),
-/// then queues the row and the new head with [`Tx::later`]. Returns its sequence number. The caller
+/// Appends one audit row inside `tx`: takes the chain head (the transaction's own, the process's
+/// copy taken with SQLite's write lock, or read, running the writes queued before it), then queues
+/// the row and the new head with [`Tx::later`]. Returns its sequence number. The caller
 /// flushes or commits.
 pub async fn append(
     tx: &mut Tx,
@@ -145,6 +146,10 @@ pub async fn append(
     ctx: &AuditCtx,
     ev: &AuditEvent,
 ) -> Result<i64, sqlx::Error> {
+    if tx.chain_head.is_none() {
+        // On SQLite the process's copy of the head comes with the write lock.
+        tx.acquire().await?;
+    }
     let (prev_seq, prev_mac) = match tx.chain_head.take() {
         Some(h) => h,
         None => {
@@ -155,6 +160,7 @@ pub async fn append(
             };
             let rows = tx.read(head_sql, Vec::new()).await?;
             let head = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+            tx.chain_cached = false;
             (head.try_get(0)?, head.try_get(1)?)
         }
     };
@@ -180,6 +186,20 @@ pub async fn append(
     };
     let (key_version, key) = keys.current(Purpose::Audit, AUDIT_DOMAIN).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     let m = mac(&key, &f);
+    if tx.chain_cached {
+        // The head is the process's copy (SQLite), not read here. The update, first, proves it
+        // current, or fails the transaction before the row is written (another process appended:
+        // the copy is then forgotten, and the caller runs the operation again).
+        tx.later_expect(
+            "UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1 AND seq = $3 AND mac = $4",
+            vec![f.seq.into(), m.as_str().into(), prev_seq.into(), prev_mac.as_str().into()],
+            1,
+            "audit.head_moved",
+        );
+        tx.chain_cached = false;
+    } else {
+        tx.later("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1", vec![f.seq.into(), m.as_str().into()]);
+    }
     tx.later(
         "INSERT INTO audit_log (seq, at, actor_id, actor_username, actor_roles, actor_region, ip, request_id, \
          action, target, result, detail, prev_mac, mac, key_version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
@@ -201,7 +221,6 @@ pub async fn append(
             key_version.into(),
         ],
     );
-    tx.later("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1", vec![f.seq.into(), m.as_str().into()]);
     let seq = f.seq;
     tx.chain_head = Some((seq, m));
     Ok(seq)

@@ -107,7 +107,7 @@ async fn audit_writer(db: Db, key: Arc<Keyring>, clock: Arc<dyn Clock>, mut rx: 
         }
         let result: Result<(), sqlx::Error> = async {
             // Each append starts with a read of the chain head, so `BEGIN` can travel with it.
-            let mut tx = db.begin_lazy().await?;
+            let mut tx = db.begin_lazy();
             for j in &batch {
                 audit::append(&mut tx, db.backend(), &key, clock.now_ms(), &j.ctx, &j.ev).await?;
             }

@@ -867,7 +867,14 @@ impl InvService {
     /// Acts on the project's workflow and mirrors the result into the project.
     pub async fn act(&self, ctx: &AuditCtx, actor: &Principal, instance_id: i64, input: &WfActInput) -> IamResult<WfView> {
         let (snapshot, reads) = self.wf.snapshot_with(instance_id, &Self::act_reads(instance_id)).await?;
-        self.act_with(ctx, actor, instance_id, input, snapshot, reads).await
+        match self.act_with(ctx, actor, instance_id, input, snapshot, reads).await {
+            // Another process appended to the audit chain meanwhile: nothing was written, try again.
+            Err(e) if tg_workflow::engine::chain_moved(&e) => {
+                let (snapshot, reads) = self.wf.snapshot_with(instance_id, &Self::act_reads(instance_id)).await?;
+                self.act_with(ctx, actor, instance_id, input, snapshot, reads).await
+            }
+            r => r,
+        }
     }
 
     /// [`Self::act`] with the instance's snapshot and the rows of [`Self::act_reads`], read together.
@@ -888,9 +895,10 @@ impl InvService {
         let id = p.id;
         let facts = Self::facts_from(&p, kinds)?;
         // Lazily begun: `BEGIN` travels with the operation's first statement (its claim).
-        let mut tx = self.db().begin_lazy().await?;
+        let mut tx = self.db().begin_lazy();
         let out = self.wf.act_in_with(&mut tx, ctx, actor, instance_id, input, &facts, Some(snapshot)).await?;
-        self.apply(&mut tx, actor, id, &out).await?;
+        // A read in `apply` may be what sends the queued claim.
+        self.apply(&mut tx, actor, id, &out).await.map_err(tg_workflow::engine::claim_lost)?;
         // After a confirmed transfer out of the caller's county the project is no longer theirs.
         self.wf.commit_and_view(tx, &out, actor, &facts).await.map_err(|e| match e {
             IamError::OutOfScope => IamError::conflict("inv.transferred", "项目已流转至其他县（市、区）"),

@@ -399,7 +399,26 @@ fn region_in_scope(actor: &Principal, code: &str) -> bool {
 }
 
 fn conflict() -> IamError {
-    IamError::conflict("wf.conflict", "该事项已被他人处理或已变化，请刷新后重试")
+    IamError::conflict(CLAIM_LOST, "该事项已被他人处理或已变化，请刷新后重试")
+}
+
+/// Whether an operation failed only because another process appended to the audit chain since
+/// this process last did (SQLite, see `tg_db::Tx::acquire_with_chain`): nothing was written, and
+/// running the operation again succeeds.
+pub fn chain_moved(e: &IamError) -> bool {
+    matches!(e, IamError::Db(d) if tg_db::expectation_failed(d) == Some("audit.head_moved"))
+}
+
+/// The expectation code of a queued claim (see `act_in_with`), and the conflict error's code.
+pub const CLAIM_LOST: &str = "wf.conflict";
+
+/// A queued claim that another actor won fails where it is sent, as a database error with
+/// [`CLAIM_LOST`]: that is the conflict error.
+pub fn claim_lost(e: IamError) -> IamError {
+    match &e {
+        IamError::Db(d) if tg_db::expectation_failed(d) == Some(CLAIM_LOST) => conflict(),
+        _ => e,
+    }
 }
 
 fn not_allowed(msg: impl Into<String>) -> IamError {
@@ -826,47 +845,75 @@ impl WfService {
         facts: &Facts,
         snapshot: Option<Snapshot>,
     ) -> IamResult<Outcome> {
-        // Claim first: of concurrent actors only one passes this update.
+        // A read in the operation sends the queued claim: a lost claim fails there.
+        self.act_claimed(tx, ctx, actor, id, input, facts, snapshot).await.map_err(claim_lost)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn act_claimed(
+        &self,
+        tx: &mut Tx,
+        ctx: &AuditCtx,
+        actor: &Principal,
+        id: i64,
+        input: &WfActInput,
+        facts: &Facts,
+        snapshot: Option<Snapshot>,
+    ) -> IamResult<Outcome> {
         let now = self.now();
         const CLAIM: &str = "UPDATE wf_instances SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
-        // A current snapshot tells which step the action leads to; its holders are read with the claim.
-        let mut snapshot = snapshot.filter(|Snapshot(l)| l.inst.id == id && l.inst.version == input.version);
-        let ahead = snapshot.as_ref().and_then(|Snapshot(l)| self.holders_ahead(l, &input.action));
-        let mut stmts = vec![(CLAIM, vec![now.into(), id.into(), input.version.into()])];
-        let sqlite = tx.backend() == tg_db::Backend::Sqlite;
-        if sqlite {
-            // With the claim, read the audit chain's head, which the write lock already fixes for
-            // this transaction: the operation's audit row then needs no read of its own.
-            stmts.push(("SELECT seq, mac FROM audit_head WHERE id = 1", Vec::new()));
-        }
-        if let Some((role, region)) = &ahead {
-            stmts.push((USERS_WITH_SQL, vec![role.into(), region.into()]));
-        }
-        // `BEGIN` (of a lazily begun transaction) and any queued writes travel with the claim.
-        let mut done = tx.batch(&stmts).await?.into_iter();
-        let claimed = done.next().map_or(0, |d| d.rows_affected);
-        if sqlite {
-            let head = done.next().unwrap_or_default();
-            let r = head.rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
-            tx.chain_head = Some((r.try_get(0)?, r.try_get(1)?));
-        }
-        if let (Some((role, region)), Some(Snapshot(l)), Some(users)) = (ahead, snapshot.as_mut(), done.next()) {
-            let ids = users.rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
-            l.holders = Some((role, region, ids));
-        }
-        if claimed == 0 {
-            let exists = sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
-            return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
-        }
+        let claim = vec![now.into(), id.into(), input.version.into()];
+        let snapshot = snapshot.filter(|Snapshot(l)| l.inst.id == id && l.inst.version == input.version);
         let deferred_audit = snapshot.is_some();
         let mut l = match snapshot {
-            Some(Snapshot(l)) => l,
-            None => self.load(tx, id).await?,
+            Some(Snapshot(mut l)) => {
+                // A current snapshot holds what the operation reads, so the claim is queued with
+                // the writes: of concurrent actors only one passes it, and the loser's writes never
+                // run (the check travels with the claim; see `Tx::later_expect`). Everything then
+                // goes to the database at the commit, and on SQLite the write lock is held for that
+                // one hand-over. The next step's holders are read now, outside the transaction.
+                if let Some((role, region)) = self.holders_ahead(&l, &input.action) {
+                    let rows = self.db().read_many(&[(USERS_WITH_SQL, vec![role.as_str().into(), region.as_str().into()])]).await?;
+                    let ids = rows.first().map(|r| r.iter().map(|r| r.try_get::<i64, _>(0)).collect()).transpose()?.unwrap_or_default();
+                    l.holders = Some((role, region, ids));
+                }
+                tx.later_expect(CLAIM, claim, 1, CLAIM_LOST);
+                if !self.visible_pooled(actor, &l.inst).await? {
+                    return Err(IamError::OutOfScope);
+                }
+                l
+            }
+            None => {
+                // Claim first: of concurrent actors only one passes this update.
+                let mut stmts = vec![(CLAIM, claim)];
+                let sqlite = tx.backend() == tg_db::Backend::Sqlite;
+                if sqlite {
+                    // With the claim, read the audit chain's head, which the write lock already fixes
+                    // for this transaction: the operation's audit row then needs no read of its own.
+                    stmts.push(("SELECT seq, mac FROM audit_head WHERE id = 1", Vec::new()));
+                }
+                // `BEGIN` (of a lazily begun transaction) and any queued writes travel with the claim.
+                let mut done = tx.batch(&stmts).await?.into_iter();
+                let claimed = done.next().map_or(0, |d| d.rows_affected);
+                if sqlite {
+                    let head = done.next().unwrap_or_default();
+                    let r = head.rows.first().ok_or_else(|| IamError::Internal("audit chain head missing".into()))?;
+                    tx.chain_head = Some((r.try_get(0)?, r.try_get(1)?));
+                    tx.chain_cached = false;
+                }
+                if claimed == 0 {
+                    let exists =
+                        sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
+                    return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
+                }
+                let l = self.load(tx, id).await?;
+                if !self.visible(tx, actor, &l.inst).await? {
+                    return Err(IamError::OutOfScope);
+                }
+                l
+            }
         };
         l.inst.version = input.version + 1;
-        if !self.visible(tx, actor, &l.inst).await? {
-            return Err(IamError::OutOfScope);
-        }
         let available = self.available(actor, &l);
         let Some(a) = available.iter().find(|a| a.action == input.action) else {
             let st_name = l.def.state_name(&l.inst.state).to_owned();
@@ -1514,9 +1561,9 @@ impl WfService {
     /// Writes a deferred audit row, commits, and schedules the deadline jobs of the operation.
     pub async fn commit(&self, mut tx: Tx, out: &Outcome) -> IamResult<()> {
         if let Some((ctx, ev)) = &out.audit {
-            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await?;
+            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await.map_err(claim_lost)?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(|e| claim_lost(e.into()))?;
         self.schedule(out);
         Ok(())
     }
@@ -1525,9 +1572,13 @@ impl WfService {
     /// view with the commit: on SQLite in the same hand-over, on PostgreSQL on the same connection.
     pub async fn commit_and_view(&self, mut tx: Tx, out: &Outcome, actor: &Principal, facts: &Facts) -> IamResult<WfView> {
         if let Some((ctx, ev)) = &out.audit {
-            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await?;
+            // With the write lock (SQLite) the process's copy of the chain head needs no read, and
+            // the transaction goes in one hand-over. Callers retry `audit.head_moved` (see
+            // `chain_moved`).
+            tx.acquire_with_chain().await?;
+            self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await.map_err(claim_lost)?;
         }
-        let read = tx.commit_then_read(&view_reads(out.instance_id)).await?;
+        let read = tx.commit_then_read(&view_reads(out.instance_id)).await.map_err(|e| claim_lost(e.into()))?;
         self.schedule(out);
         match read {
             Ok(rows) => self.view_from(actor, rows, facts).await,

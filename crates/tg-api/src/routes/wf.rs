@@ -120,20 +120,28 @@ async fn act(
     AppPath(id): AppPath<i64>,
     AppJson(input): AppJson<WfActInput>,
 ) -> ApiResult<Json<WfView>> {
+    // Once more if another process appended to the audit chain meanwhile: nothing was written.
+    let view = match act_once(&s, &auth, id, &input).await {
+        Err(e) if tg_workflow::engine::chain_moved(&e) => act_once(&s, &auth, id, &input).await?,
+        r => r?,
+    };
+    Ok(Json(view))
+}
+
+async fn act_once(s: &AppState, auth: &Auth<perm::SignedIn>, id: i64, input: &WfActInput) -> Result<WfView, tg_iam::IamError> {
     // One round trip reads the instance and, in case it is a 招商 project, the project and its
     // materials; a business with its own service computes its facts itself from them.
     let (snapshot, reads) = s.wf.snapshot_with(id, &tg_invest::InvService::act_reads(id)).await?;
-    let view = match snapshot.business_type() {
-        tg_invest::BUSINESS => s.inv.act_with(&auth.ctx(), &auth.principal, id, &input, snapshot, reads).await?,
+    match snapshot.business_type() {
+        tg_invest::BUSINESS => s.inv.act_with(&auth.ctx(), &auth.principal, id, input, snapshot, reads).await,
         _ => {
-            let (_, f) = facts(&s, id).await?;
-            // The operation starts with its claim, so `BEGIN` can travel with it.
-            let mut tx = s.iam.db().begin_lazy().await.map_err(tg_iam::IamError::from)?;
-            let out = s.wf.act_in_with(&mut tx, &auth.ctx(), &auth.principal, id, &input, &f, Some(snapshot)).await?;
-            s.wf.commit_and_view(tx, &out, &auth.principal, &f).await?
+            // Other businesses have no facts of their own (see `facts`).
+            let f = Facts::default();
+            let mut tx = s.iam.db().begin_lazy();
+            let out = s.wf.act_in_with(&mut tx, &auth.ctx(), &auth.principal, id, input, &f, Some(snapshot)).await?;
+            s.wf.commit_and_view(tx, &out, &auth.principal, &f).await
         }
-    };
-    Ok(Json(view))
+    }
 }
 
 /// People to hand over, delegate to, add or copy (active users of the city or a region).

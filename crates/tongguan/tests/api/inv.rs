@@ -10,7 +10,8 @@ crate::both_engines!(
     lifecycle_from_first_contact_to_production,
     counties_are_isolated_and_conflicts_lose,
     codes_import_export_and_statistics,
-    keyword_search_and_capped_counts
+    keyword_search_and_capped_counts,
+    acting_after_another_process_appended_to_the_audit_chain
 );
 
 pub fn project_input(name: &str) -> Value {
@@ -531,4 +532,43 @@ async fn keyword_search_and_capped_counts(e: Engine) {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation.failed"), "{:?}", r.body);
     let narrow = staff.get("/api/v1/inv/projects?page_size=1&q=%E9%B8%BF%E9%9B%81").await.body;
     assert_eq!((total(&narrow), narrow["capped"].clone()), (1, json!(false)));
+}
+
+/// On SQLite a transition takes the audit chain head from the process's copy (one hand-over for the
+/// whole write). Another process appending to the chain in between (a second node, a command-line
+/// tool) makes the transition's conditional head update fail; it is run again, nothing is lost
+/// twice or written twice, and the chain verifies.
+async fn acting_after_another_process_appended_to_the_audit_chain(engine: Engine) {
+    let t = spawn_app(engine).await;
+    let staff = t.demo("yc.inv").await;
+    let lead = t.demo("yc.invlead").await;
+    let mut insts = Vec::new();
+    for name in ["链头测试一", "链头测试二"] {
+        let mut input = project_input(name);
+        input["submit"] = json!(true);
+        let r = staff.post("/api/v1/inv/projects", input).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        insts.push(r.body["project"]["instance_id"].as_i64().unwrap());
+    }
+    let r = act(&lead, insts[0], json!({"action": "approve", "comment": "同意"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // A second process on the same database appends to the chain.
+    let env = vec![("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string())];
+    let overrides = tongguan::config::Overrides {
+        data_dir: Some(t.data_dir.clone()),
+        database_url: Some(t.db_url.clone()),
+        listen: Some("127.0.0.1:0".into()),
+    };
+    let cfg = tongguan::config::Config::load(None, env, &overrides).unwrap();
+    let second = tongguan::App::open(cfg, std::sync::Arc::new(tg_kernel::SystemClock)).await.unwrap();
+    let mut tx = second.iam.db().begin().await.unwrap();
+    second.iam.audit(&mut tx, &tg_iam::AuditCtx::cli("test"), tg_iam::AuditEvent::success("test.second_process", "chain")).await.unwrap();
+    tx.commit().await.unwrap();
+    let before = t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'wf.act'").await;
+    let r = act(&lead, insts[1], json!({"action": "approve", "comment": "同意"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["instance"]["state"], "negotiating");
+    assert_eq!(t.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'wf.act'").await, before + 1, "one audit row");
+    let v = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap();
+    assert!(v.ok, "{v:?}");
 }
