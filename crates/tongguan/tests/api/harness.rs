@@ -287,6 +287,19 @@ impl TestApp {
         sqlx::raw_sql(sql).execute(self.app.iam.db().pool()).await.unwrap();
     }
 
+    /// A second application on the same database: another node, or this one restarted. Its clock
+    /// starts at this one's time.
+    pub async fn second_app(&self) -> App {
+        let env = vec![("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string())];
+        let overrides = Overrides {
+            data_dir: Some(self.data_dir.clone()),
+            database_url: Some(self.db_url.clone()),
+            listen: Some("127.0.0.1:0".into()),
+        };
+        let cfg = Config::load(None, env, &overrides).unwrap();
+        App::open(cfg, Arc::new(FixedClock::new(self.clock.now_ms()))).await.unwrap()
+    }
+
     pub async fn user_id(&self, username: &str) -> i64 {
         self.app.iam.user_id_by_name(username).await.unwrap().unwrap()
     }

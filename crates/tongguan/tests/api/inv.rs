@@ -553,14 +553,7 @@ async fn acting_after_another_process_appended_to_the_audit_chain(engine: Engine
     let r = act(&lead, insts[0], json!({"action": "approve", "comment": "同意"})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // A second process on the same database appends to the chain.
-    let env = vec![("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string())];
-    let overrides = tongguan::config::Overrides {
-        data_dir: Some(t.data_dir.clone()),
-        database_url: Some(t.db_url.clone()),
-        listen: Some("127.0.0.1:0".into()),
-    };
-    let cfg = tongguan::config::Config::load(None, env, &overrides).unwrap();
-    let second = tongguan::App::open(cfg, std::sync::Arc::new(tg_kernel::SystemClock)).await.unwrap();
+    let second = t.second_app().await;
     let mut tx = second.iam.db().begin().await.unwrap();
     second.iam.audit(&mut tx, &tg_iam::AuditCtx::cli("test"), tg_iam::AuditEvent::success("test.second_process", "chain")).await.unwrap();
     tx.commit().await.unwrap();

@@ -5,7 +5,6 @@
 use crate::harness::{spawn_app, Engine, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::sync::Arc;
 use tg_iam::{AuditCtx, Principal};
 use tg_kernel::{Clock, FixedClock};
 use tg_workflow::def::Definition;
@@ -307,15 +306,7 @@ async fn timeout_jobs_fire_after_a_restart(e: Engine) {
     }
     assert!(pending >= 1, "the reminder is stored");
     // No worker ran in this process. A second node (a restart) opens the same database and runs them.
-    let env = vec![("TONGGUAN_SECURITY__PBKDF2_ITERATIONS".to_string(), "1000".to_string())];
-    let overrides = tongguan::config::Overrides {
-        data_dir: Some(t.data_dir.clone()),
-        database_url: Some(t.db_url.clone()),
-        listen: Some("127.0.0.1:0".into()),
-    };
-    let cfg = tongguan::config::Config::load(None, env, &overrides).unwrap();
-    let clock = FixedClock::new(t.clock.now_ms());
-    let second = tongguan::App::open(cfg, Arc::new(clock)).await.unwrap();
+    let second = t.second_app().await;
     second.wf.start_worker().await.unwrap();
     let mut card = String::new();
     for _ in 0..200 {
