@@ -87,7 +87,10 @@ test('PC map: circle query total matches the API, every component toggles, judgm
     await field(page, 'circle-lon').fill(String(CIRCLE.center[0]))
     await field(page, 'circle-lat').fill(String(CIRCLE.center[1]))
     await field(page, 'circle-radius').fill(String(CIRCLE.radius_m))
-    const answered = page.waitForResponse((r) => r.url().endsWith(`/api/v1/map/layers/${layer.id}/query`) && r.request().method() === 'POST')
+    // Overlays query the view's rectangle on their own (vectorTiles, ripple); wait for the circle.
+    const answered = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/v1/map/layers/${layer.id}/query`) && r.request().method() === 'POST' && r.request().postDataJSON()?.shape?.type === 'circle',
+    )
     await page.getByTestId('circle-run').click()
     const sent = (await answered).request().postDataJSON()
     assert.deepEqual(sent.shape, { type: 'circle', ...CIRCLE })
@@ -120,7 +123,7 @@ test('PC map: circle query total matches the API, every component toggles, judgm
     await page.mouse.move(cx + 140, cy + 40, { steps: 6 })
     await page.mouse.up()
     await page.getByTestId('query-shape').getByText('圆形').waitFor()
-    const drawnAnswer = page.waitForResponse((r) => r.url().endsWith(`/api/v1/map/layers/${layer.id}/query`) && r.request().method() === 'POST' && r.request().postDataJSON().mode === 'inside')
+    const drawnAnswer = page.waitForResponse((r) => r.url().endsWith(`/api/v1/map/layers/${layer.id}/query`) && r.request().method() === 'POST' && r.request().postDataJSON()?.mode === 'inside' && r.request().postDataJSON()?.shape?.type === 'circle')
     await page.getByTestId('query-run').click()
     const drawnSent = (await drawnAnswer).request().postDataJSON()
     assert.equal(drawnSent.shape.type, 'circle')
