@@ -164,9 +164,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(State(state): State<AppState>) -> Response {
     match prometheus() {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
+        Some(h) => {
+            // SQLite group commit (tg-db keeps its own counters): the mean group is members / groups.
+            let (groups, members) = state.iam.db().group_stats();
+            let text = format!(
+                "{}# HELP tongguan_db_group_commits_total SQLite group commits run.\n# TYPE tongguan_db_group_commits_total counter\n\
+                 tongguan_db_group_commits_total {groups}\n# HELP tongguan_db_group_members_total Transactions committed in groups.\n\
+                 # TYPE tongguan_db_group_members_total counter\ntongguan_db_group_members_total {members}\n",
+                h.render()
+            );
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
         None => (StatusCode::SERVICE_UNAVAILABLE, "metrics unavailable").into_response(),
     }
 }

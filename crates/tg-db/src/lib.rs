@@ -7,10 +7,12 @@
 //! Adding an engine (MySQL/MariaDB, openGauss, KingbaseES) means a new [`Backend`] variant, its
 //! migration files and the placeholder rewrite where needed — business code does not change.
 
+mod group;
 mod merge;
 mod migrate;
 mod sqlbuf;
 
+pub use group::{Committed, Reads, Seal};
 pub use migrate::{migrate, Migration, MigrationError};
 pub use sqlbuf::{Arg, SqlBuf};
 
@@ -90,6 +92,22 @@ pub struct Db {
     /// SQLite allows one writer at a time. Queueing writers here (fair, async) instead of in SQLite's
     /// busy handler (which sleeps in steps of up to 100 ms) keeps write latency low under load.
     writer: Arc<Mutex<WriterState>>,
+    /// SQLite: transactions waiting to be committed together (see the `group` module).
+    group: Arc<GroupQueue>,
+}
+
+#[derive(Default)]
+struct GroupQueue {
+    queue: std::sync::Mutex<group::Queue>,
+    /// Groups committed (or tried) and the transactions in them, since start.
+    groups: std::sync::atomic::AtomicU64,
+    members: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for GroupQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupQueue")
+    }
 }
 
 /// What the process keeps for SQLite's single writer, behind its lock.
@@ -98,6 +116,9 @@ struct WriterState {
     /// The audit chain head as the last write transaction committed it, if known (see
     /// [`Tx::chain_cached`]).
     chain_head: Option<(i64, String)>,
+    /// The connection write transactions run on, between them: one connection keeps the writers'
+    /// prepared statements (group commit's texts among them) instead of every pooled one.
+    conn: Option<PoolConnection<Any>>,
 }
 
 /// The prefix of the error a failed expectation ([`Tx::later_expect`]) reports.
@@ -116,6 +137,7 @@ fn expectation(code: &str) -> sqlx::Error {
 }
 
 /// A queued write, with the number of rows it must change (and the code to fail with), if any.
+#[derive(Clone)]
 struct Queued {
     sql: &'static str,
     args: Vec<Arg>,
@@ -203,6 +225,10 @@ impl HandTx {
 impl Drop for HandTx {
     fn drop(&mut self) {
         if !self.begun || self.done {
+            // The writer's connection stays with the write lock.
+            if let (Some(c), Some(g)) = (self.conn.take(), self.writer.as_mut()) {
+                g.conn = Some(c);
+            }
             return;
         }
         let Some(mut c) = self.conn.take() else { return };
@@ -213,10 +239,11 @@ impl Drop for HandTx {
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
                 h.spawn(async move {
-                    if sqlx::query("ROLLBACK").execute(&mut *c).await.is_err() {
-                        drop(c.detach());
+                    match (sqlx::query("ROLLBACK").execute(&mut *c).await, guard) {
+                        (Ok(_), Some(mut g)) => g.conn = Some(c),
+                        (Ok(_), None) => drop(c),
+                        (Err(_), _) => drop(c.detach()),
                     }
-                    drop(guard);
                 });
             }
             Err(_) => drop(c.detach()),
@@ -254,7 +281,14 @@ impl Tx {
         }
         // SQLite writers queue here, in the process, instead of in SQLite's busy handler.
         if self.backend == Backend::Sqlite {
-            self.hand.writer = Some(self.db.writer.clone().lock_owned().await);
+            let mut g = self.db.writer.clone().lock_owned().await;
+            let c = match g.conn.take() {
+                Some(c) => c,
+                None => self.db.pool.acquire().await?,
+            };
+            self.hand.writer = Some(g);
+            self.hand.conn = Some(c);
+            return Ok(());
         }
         self.hand.conn = Some(self.db.pool.acquire().await?);
         Ok(())
@@ -611,7 +645,7 @@ impl Db {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(WriterState::default())) })
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(WriterState::default())), group: Arc::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -658,12 +692,23 @@ impl Db {
         Ok(send_batch(&mut conn, self.backend, &refs).await?.into_iter().map(|d| d.rows).collect())
     }
 
+    /// SQLite group commit since start: the groups run and the transactions in them (see
+    /// [`Tx::commit_grouped`]).
+    pub fn group_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.group.groups.load(Relaxed), self.group.members.load(Relaxed))
+    }
+
     /// Readiness probe.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub async fn close(&self) {
+        // The writer's connection goes back first: closing waits for every connection.
+        if self.backend == Backend::Sqlite {
+            drop(self.writer.lock().await.conn.take());
+        }
         self.pool.close().await;
     }
 }
@@ -913,6 +958,37 @@ mod tests {
         assert_eq!(tx.chain_head, None);
         drop(tx);
         db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn sqlite_writers_keep_one_connection() {
+        let dir = std::env::temp_dir().join(format!("tg_db_writer_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::connect(&sqlite_url(&dir.join("t.db")), &DbOptions { max_connections: 4, ..Default::default() }).await.unwrap();
+        // A temporary table lives on one connection only: the next writer sees it, a reader does not.
+        let mut tx = db.begin().await.unwrap();
+        tx.later("CREATE TEMP TABLE mark (x INTEGER)", Vec::new());
+        tx.commit().await.unwrap();
+        let mut held: Vec<_> = Vec::new();
+        for _ in 0..3 {
+            held.push(db.pool().acquire().await.unwrap());
+        }
+        for c in &mut held {
+            assert!(sqlx::query("SELECT 1 FROM temp.mark").fetch_optional(&mut **c).await.is_err(), "not on a pooled connection");
+        }
+        drop(held);
+        let mut tx = db.begin_lazy();
+        assert!(tx.read("SELECT COUNT(*) FROM temp.mark", Vec::new()).await.is_ok(), "the writer's connection");
+        // After a failed transaction (rolled back when dropped), too.
+        tx.later("INSERT INTO nowhere VALUES (1)", Vec::new());
+        assert!(tx.flush().await.is_err());
+        drop(tx);
+        let mut tx = db.begin().await.unwrap();
+        assert!(tx.read("SELECT COUNT(*) FROM temp.mark", Vec::new()).await.is_ok());
+        drop(tx);
+        // Closing does not wait for the writer's connection.
+        tokio::time::timeout(Duration::from_secs(10), db.close()).await.expect("closes");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -164,6 +164,20 @@ pub async fn append(
             (head.try_get(0)?, head.try_get(1)?)
         }
     };
+    append_to(tx, (prev_seq, prev_mac), keys, now, ctx, ev)
+}
+
+/// Queues the audit row after the chain head `(prev_seq, prev_mac)`, with the head update (made
+/// conditional on that head when it is the process's copy, [`Tx::chain_cached`]), and leaves the new
+/// head in [`Tx::chain_head`]. Returns the row's sequence number.
+pub fn append_to(
+    tx: &mut Tx,
+    (prev_seq, prev_mac): (i64, String),
+    keys: &Keyring,
+    now: Timestamp,
+    ctx: &AuditCtx,
+    ev: &AuditEvent,
+) -> Result<i64, sqlx::Error> {
     // Audit rows, exports and syslog copies never carry a clear ID-card or mobile number.
     let target = tg_kernel::pii::scrub_text(&clip(&ev.target, 500)).into_owned();
     let detail = tg_kernel::pii::scrub_text(&clip(&ev.detail, 2000)).into_owned();

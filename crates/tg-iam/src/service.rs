@@ -181,6 +181,23 @@ impl Iam {
     /// Intrusion rules over the audit stream (等保 入侵防范 f): administrators acting outside office hours
     /// and bulk reading or export of personal data raise alerts. Alerts are written after the current
     /// transaction, by a separate task.
+    /// The audit row of an operation as a [`tg_db::Seal`], for [`tg_db::Tx::commit_grouped`]: written
+    /// once the chain head before it is known. Call [`Self::audited`] after the commit.
+    pub fn audit_seal(&self, ctx: AuditCtx, ev: AuditEvent) -> tg_db::Seal {
+        let keys = self.keys.clone();
+        let now = self.now();
+        Box::new(move |tx| {
+            let head = tx.chain_head.take().ok_or(sqlx::Error::RowNotFound)?;
+            audit::append_to(tx, head, &keys, now, &ctx, &ev).map(|_| ())
+        })
+    }
+
+    /// What follows an audited operation that committed (see [`Self::audit_seal`]): the intrusion
+    /// rules.
+    pub fn audited(&self, ctx: &AuditCtx, ev: &AuditEvent) {
+        self.intrusion_rules(ctx, ev);
+    }
+
     fn intrusion_rules(&self, ctx: &AuditCtx, ev: &AuditEvent) {
         if ev.action == "security.alert" || ctx.actor_id.is_none() {
             return;

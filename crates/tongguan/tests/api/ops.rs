@@ -13,6 +13,7 @@ async fn probes_metrics_and_openapi(e: Engine) {
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/api/v1/auth/login\""), "{metrics}");
+    assert!(metrics.contains("\ntongguan_db_group_commits_total "), "{metrics}");
     let doc: serde_json::Value = get("/api/openapi.json").await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let mut ids = std::collections::BTreeSet::new();
