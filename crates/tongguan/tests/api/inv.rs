@@ -300,11 +300,12 @@ async fn counties_are_isolated_and_conflicts_lose(e: Engine) {
     assert_eq!(codes, vec![200, 409], "{:?} {:?}", a.body, b.body);
     assert!(a.code() == "wf.conflict" || b.code() == "wf.conflict");
     assert_eq!(view(&lead, inst).await["instance"]["state"], "negotiating");
-    // On SQLite transitions are committed in groups (ADR 0013); a lost claim fails its group, and
-    // the winner still commits with its one audit row in an unbroken chain.
+    // On SQLite the winner (whose snapshot was current) committed through group commit (ADR 0013);
+    // the loser failed either in a group or earlier, depending on timing. Either way the chain
+    // holds one audit row per commit and verifies.
     if e == Engine::Sqlite {
         let (groups, members) = t.app.iam.db().group_stats();
-        assert!(groups >= 1 && members >= 2, "{groups} groups, {members} members");
+        assert!(groups >= 1 && members >= 1, "{groups} groups, {members} members");
     }
     let v = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap();
     assert!(v.ok, "{v:?}");
