@@ -1583,25 +1583,15 @@ impl WfService {
 
     /// Commits an operation (with its audit row, see [`Self::commit`]) and reads the instance's new
     /// view with the commit: on SQLite in the same hand-over, on PostgreSQL on the same connection.
-    pub async fn commit_and_view(&self, mut tx: Tx, out: &Outcome, actor: &Principal, facts: &Facts) -> IamResult<WfView> {
-        let read = if tx.groupable() {
-            // SQLite, all queued: committed together with the transitions committing at the same
-            // moment, the audit row sealed into the chain in the group's order (ADR 0013).
-            let seal = out.audit.as_ref().map(|(ctx, ev)| self.iam.audit_seal(ctx.clone(), ev.clone()));
-            let read = tx.commit_grouped(seal, view_reads(out.instance_id)).await.map_err(|e| claim_lost(e.into()))?;
-            if let Some((ctx, ev)) = &out.audit {
-                self.iam.audited(ctx, ev);
-            }
-            read
-        } else {
-            if let Some((ctx, ev)) = &out.audit {
-                // With the write lock (SQLite) the process's copy of the chain head needs no read.
-                // Callers retry `audit.head_moved` (see `chain_moved`).
-                tx.acquire_with_chain().await?;
-                self.iam.audit_at_commit(&mut tx, ctx, ev.clone()).await.map_err(claim_lost)?;
-            }
-            tx.commit_then_read(&view_reads(out.instance_id)).await.map_err(|e| claim_lost(e.into()))?
-        };
+    pub async fn commit_and_view(&self, tx: Tx, out: &Outcome, actor: &Principal, facts: &Facts) -> IamResult<WfView> {
+        // On SQLite, with everything queued, committed together with the transitions committing at
+        // the same moment, the audit row sealed into the chain in the group's order (ADR 0013);
+        // otherwise alone, the same way. Callers retry `audit.head_moved` (see `chain_moved`).
+        let seal = out.audit.as_ref().map(|(ctx, ev)| self.iam.audit_seal(ctx.clone(), ev.clone()));
+        let read = tx.commit_grouped(seal, view_reads(out.instance_id)).await.map_err(|e| claim_lost(e.into()))?;
+        if let Some((ctx, ev)) = &out.audit {
+            self.iam.audited(ctx, ev);
+        }
         self.schedule(out);
         match read {
             Ok(rows) => self.view_from(actor, rows, facts).await,
