@@ -167,13 +167,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     match prometheus() {
         Some(h) => {
-            // SQLite group commit (tg-db keeps its own counters): the mean group is members / groups.
-            let (groups, members) = state.iam.db().group_stats();
+            // Group commit (tg-db keeps its own counters): the mean group is members / groups.
+            let g = state.iam.db().group_stats();
             let text = format!(
-                "{}# HELP tongguan_db_group_commits_total SQLite group commits run.\n# TYPE tongguan_db_group_commits_total counter\n\
-                 tongguan_db_group_commits_total {groups}\n# HELP tongguan_db_group_members_total Transactions committed in groups.\n\
-                 # TYPE tongguan_db_group_members_total counter\ntongguan_db_group_members_total {members}\n",
-                h.render()
+                "{}# HELP tongguan_db_group_commits_total Group commits run.\n# TYPE tongguan_db_group_commits_total counter\n\
+                 tongguan_db_group_commits_total {}\n# HELP tongguan_db_group_members_total Transactions committed in groups.\n\
+                 # TYPE tongguan_db_group_members_total counter\ntongguan_db_group_members_total {}\n\
+                 # HELP tongguan_db_group_failed_total Groups that failed before their commit (their members then ran alone).\n\
+                 # TYPE tongguan_db_group_failed_total counter\ntongguan_db_group_failed_total {}\n",
+                h.render(),
+                g.groups,
+                g.members,
+                g.failed
             );
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
         }

@@ -102,12 +102,27 @@ struct GroupQueue {
     /// Groups committed (or tried) and the transactions in them, since start.
     groups: std::sync::atomic::AtomicU64,
     members: std::sync::atomic::AtomicU64,
+    /// Groups that failed before their commit (their members then ran alone).
+    failed: std::sync::atomic::AtomicU64,
+    /// PostgreSQL: the connections of group leaders that stopped, with what is prepared on them.
+    idle: std::sync::Mutex<Vec<(PoolConnection<Any>, Prepared)>>,
 }
 
 impl std::fmt::Debug for GroupQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("GroupQueue")
     }
+}
+
+/// Group commit's counters since start (see [`Db::group_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Groups run (committed or failed).
+    pub groups: u64,
+    /// Transactions in them.
+    pub members: u64,
+    /// Groups that failed before their commit; their members then ran alone.
+    pub failed: u64,
 }
 
 /// What the process keeps for SQLite's single writer, behind its lock.
@@ -511,6 +526,137 @@ async fn send_checked(
     (out, err)
 }
 
+/// The statements prepared (`PREPARE`) on the connection PostgreSQL groups run on, by text and
+/// argument types (see [`send_message`]).
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    names: std::collections::HashMap<(String, String), String>,
+}
+
+/// At most this many statements are kept prepared on a group connection; past it, they are all
+/// deallocated and prepared again as used.
+const MAX_PREPARED: usize = 512;
+
+/// PostgreSQL: sends the statements as one simple-query message, in one round trip; returns what
+/// each statement that completed did, and the error that stopped the rest.
+///
+/// - A statement with arguments runs as `EXECUTE` of a statement prepared on this connection
+///   (`PREPARE`, with the argument types a bound argument has), with the arguments written in as
+///   literals (see `sqlbuf::inline_pg`): its plan is cached, as with bound arguments. Statements not
+///   prepared yet are prepared first, in a message of their own.
+/// - PostgreSQL stops a message at its first failing statement, so a [`Check::Rows`] is checked by
+///   the statement itself: it is sent as [`pg_guard`], which fails when the write changed another
+///   number of rows.
+#[allow(deprecated)]
+pub(crate) async fn send_message(
+    conn: &mut sqlx::AnyConnection,
+    prepared: &mut Prepared,
+    stmts: &[(&str, &[Arg])],
+    checks: &[Check],
+) -> (Vec<Done>, Option<sqlx::Error>) {
+    use futures_util::TryStreamExt;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let fail = |m: String| (Vec::new(), Some(sqlx::Error::Protocol(m)));
+    if prepared.names.len() > MAX_PREPARED {
+        // Only these: the connection's own statement cache (sqlx's) stays valid.
+        let all: String = prepared.names.values().map(|n| format!("DEALLOCATE {n};\n")).collect();
+        if let Err(e) = conn.execute(sqlx::raw_sql(&all)).await {
+            return (Vec::new(), Some(e));
+        }
+        prepared.names.clear();
+    }
+    let mut sql = String::new();
+    let mut prepare = String::new();
+    let mut new_names = Vec::new();
+    let mut guards = Vec::with_capacity(stmts.len());
+    for (i, (s, a)) in stmts.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(";\n");
+        }
+        let s = s.trim().trim_end_matches(';');
+        let text = match checks.get(i).copied().unwrap_or(Check::None) {
+            Check::Rows(rows, code) => match pg_guard(s, rows) {
+                Some(g) => {
+                    guards.push(Check::Guard(code));
+                    g
+                }
+                None => return fail(format!("tg-db: cannot check the rows of: {s}")),
+            },
+            c => {
+                guards.push(c);
+                s.to_owned()
+            }
+        };
+        if a.is_empty() {
+            sql.push_str(&text);
+            continue;
+        }
+        let types = a.iter().map(pg_type).collect::<Vec<_>>().join(", ");
+        let key = (text, types);
+        let name = match prepared.names.get(&key) {
+            Some(n) => n.clone(),
+            None => {
+                let n = format!("tg_g{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                prepare.push_str(&format!("PREPARE {n} ({}) AS {};\n", key.1, key.0));
+                new_names.push((key.clone(), n.clone()));
+                n
+            }
+        };
+        sql.push_str("EXECUTE ");
+        sql.push_str(&name);
+        let placeholders = (1..=a.len()).map(|k| format!("${k}")).collect::<Vec<_>>().join(", ");
+        if let Err(e) = sqlbuf::inline_pg(&format!("({placeholders})"), a, &mut sql) {
+            return fail(e);
+        }
+    }
+    if !prepare.is_empty() {
+        if let Err(e) = conn.execute(sqlx::raw_sql(&prepare)).await {
+            return (Vec::new(), Some(e));
+        }
+        prepared.names.extend(new_names);
+    }
+    let mut out: Vec<Done> = Vec::with_capacity(stmts.len());
+    let mut cur = Done::default();
+    let run = async {
+        let mut s = conn.fetch_many(sqlx::raw_sql(&sql));
+        while let Some(item) = s.try_next().await? {
+            match item {
+                sqlx::Either::Right(row) => cur.rows.push(row),
+                sqlx::Either::Left(r) => {
+                    cur.rows_affected = r.rows_affected();
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+        }
+        Ok::<(), sqlx::Error>(())
+    };
+    let err = run.await.err().map(|e| match guards.get(out.len()) {
+        Some(Check::Guard(code)) => expectation(code),
+        _ => e,
+    });
+    (out, err)
+}
+
+/// The PostgreSQL type a bound argument has.
+fn pg_type(a: &Arg) -> &'static str {
+    match a {
+        Arg::I64(_) | Arg::NullI64 => "int8",
+        Arg::F64(_) => "float8",
+        Arg::Str(_) | Arg::NullStr => "text",
+    }
+}
+
+/// A plain write (`UPDATE`, `INSERT`, `DELETE`, no `RETURNING`) as one statement that fails, by a
+/// division by zero, unless the write changed exactly `rows` rows.
+fn pg_guard(write: &str, rows: u64) -> Option<String> {
+    let upper = write.trim_start().to_ascii_uppercase();
+    let plain = ["UPDATE ", "INSERT ", "DELETE "].iter().any(|k| upper.starts_with(k));
+    if !plain || upper.contains("RETURNING") || upper.contains(';') {
+        return None;
+    }
+    Some(format!("WITH tg_guard AS ({write} RETURNING 1) SELECT 1 / (CASE WHEN COUNT(*) = {rows} THEN 1 ELSE 0 END) FROM tg_guard"))
+}
+
 // `Query::fetch_many` is deprecated because only SQLite runs several statements from one prepared
 // string; that is what the SQLite arm relies on (sqlx 0.8; see issue 3108 there), and the single
 // statement arm uses it for the rows-affected count alongside the rows.
@@ -692,11 +838,14 @@ impl Db {
         Ok(send_batch(&mut conn, self.backend, &refs).await?.into_iter().map(|d| d.rows).collect())
     }
 
-    /// SQLite group commit since start: the groups run and the transactions in them (see
-    /// [`Tx::commit_grouped`]).
-    pub fn group_stats(&self) -> (u64, u64) {
+    /// Group commit since start (see [`Tx::commit_grouped`]).
+    pub fn group_stats(&self) -> GroupStats {
         use std::sync::atomic::Ordering::Relaxed;
-        (self.group.groups.load(Relaxed), self.group.members.load(Relaxed))
+        GroupStats {
+            groups: self.group.groups.load(Relaxed),
+            members: self.group.members.load(Relaxed),
+            failed: self.group.failed.load(Relaxed),
+        }
     }
 
     /// Readiness probe.
@@ -706,9 +855,8 @@ impl Db {
 
     pub async fn close(&self) {
         // The writer's connection goes back first: closing waits for every connection.
-        if self.backend == Backend::Sqlite {
-            drop(self.writer.lock().await.conn.take());
-        }
+        drop(self.writer.lock().await.conn.take());
+        self.group.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.pool.close().await;
     }
 }

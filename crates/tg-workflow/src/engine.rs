@@ -867,12 +867,13 @@ impl WfService {
         let deferred_audit = snapshot.is_some();
         let sqlite = tx.backend() == tg_db::Backend::Sqlite;
         let mut l = match snapshot {
-            Some(Snapshot(mut l)) if sqlite => {
+            Some(Snapshot(mut l)) => {
                 // A current snapshot holds what the operation reads, so the claim is queued with
                 // the writes: of concurrent actors only one passes it, and the loser's writes never
                 // run (the check travels with the claim; see `Tx::later_expect`). Everything then
-                // goes to the database at the commit, and SQLite's write lock is held for that one
-                // hand-over. The next step's holders are read now, outside the transaction.
+                // goes to the database at the commit, in one hand-over (SQLite) or one message
+                // (PostgreSQL), with the other transitions committing at the same moment (ADR
+                // 0013, 0014). The next step's holders are read now, outside the transaction.
                 if let Some((role, region)) = self.holders_ahead(&l, &input.action) {
                     let rows = self.db().read_many(&[(USERS_WITH_SQL, vec![role.as_str().into(), region.as_str().into()])]).await?;
                     let ids = rows.first().map(|r| r.iter().map(|r| r.try_get::<i64, _>(0)).collect()).transpose()?.unwrap_or_default();
@@ -884,19 +885,14 @@ impl WfService {
                 }
                 l
             }
-            mut snapshot => {
-                // Claim first: of concurrent actors only one passes this update. On PostgreSQL the
-                // statements run one by one anyway, so queueing the claim saves no round trip, and
-                // the next step's holders are cheapest read with it on the same connection (ADR 0012).
-                let ahead = snapshot.as_ref().and_then(|Snapshot(l)| self.holders_ahead(l, &input.action));
+            None => {
+                // No snapshot: claim first (of concurrent actors only one passes this update), then
+                // load the instance in the transaction.
                 let mut stmts = vec![(CLAIM, claim)];
                 if sqlite {
                     // With the claim, read the audit chain's head, which the write lock already fixes
                     // for this transaction: the operation's audit row then needs no read of its own.
                     stmts.push(("SELECT seq, mac FROM audit_head WHERE id = 1", Vec::new()));
-                }
-                if let Some((role, region)) = &ahead {
-                    stmts.push((USERS_WITH_SQL, vec![role.as_str().into(), region.as_str().into()]));
                 }
                 // `BEGIN` (of a lazily begun transaction) and any queued writes travel with the claim.
                 let mut done = tx.batch(&stmts).await?.into_iter();
@@ -907,19 +903,12 @@ impl WfService {
                     tx.chain_head = Some((r.try_get(0)?, r.try_get(1)?));
                     tx.chain_cached = false;
                 }
-                if let (Some((role, region)), Some(Snapshot(l)), Some(users)) = (ahead, snapshot.as_mut(), done.next()) {
-                    let ids = users.rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
-                    l.holders = Some((role, region, ids));
-                }
                 if claimed == 0 {
                     let exists =
                         sqlx::query("SELECT 1 FROM wf_instances WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some();
                     return Err(if exists { conflict() } else { IamError::not_found("流程实例", "wf.instance_not_found") });
                 }
-                let l = match snapshot {
-                    Some(Snapshot(l)) => l,
-                    None => self.load(tx, id).await?,
-                };
+                let l = self.load(tx, id).await?;
                 if !self.visible(tx, actor, &l.inst).await? {
                     return Err(IamError::OutOfScope);
                 }

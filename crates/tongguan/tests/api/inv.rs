@@ -300,13 +300,11 @@ async fn counties_are_isolated_and_conflicts_lose(e: Engine) {
     assert_eq!(codes, vec![200, 409], "{:?} {:?}", a.body, b.body);
     assert!(a.code() == "wf.conflict" || b.code() == "wf.conflict");
     assert_eq!(view(&lead, inst).await["instance"]["state"], "negotiating");
-    // On SQLite the winner (whose snapshot was current) committed through group commit (ADR 0013);
-    // the loser failed either in a group or earlier, depending on timing. Either way the chain
-    // holds one audit row per commit and verifies.
-    if e == Engine::Sqlite {
-        let (groups, members) = t.app.iam.db().group_stats();
-        assert!(groups >= 1 && members >= 1, "{groups} groups, {members} members");
-    }
+    // The winner (whose snapshot was current) committed through group commit (ADR 0013, 0014); the
+    // loser failed either in a group or earlier, depending on timing. Either way the chain holds
+    // one audit row per commit and verifies.
+    let g = t.app.iam.db().group_stats();
+    assert!(g.groups >= 1 && g.members >= 1, "{g:?}");
     let v = tg_iam::audit::verify(t.app.iam.db(), t.app.iam.keys()).await.unwrap();
     assert!(v.ok, "{v:?}");
     // Soft delete needs a reason and the current version; the record stays for the audit.
