@@ -542,7 +542,7 @@ const MAX_PREPARED: usize = 512;
 ///
 /// - A statement with arguments runs as `EXECUTE` of a statement prepared on this connection
 ///   (`PREPARE`, with the argument types a bound argument has), with the arguments written in as
-///   literals (see `sqlbuf::inline_pg`): its plan is cached, as with bound arguments. Statements not
+///   literals (see `sqlbuf::push_pg_literal`): its plan is cached, as with bound arguments. Statements not
 ///   prepared yet are prepared first, in a message of their own.
 /// - PostgreSQL stops a message at its first failing statement, so a [`Check::Rows`] is checked by
 ///   the statement itself: it is sent as [`pg_guard`], which fails when the write changed another
@@ -604,10 +604,13 @@ pub(crate) async fn send_message(
         };
         sql.push_str("EXECUTE ");
         sql.push_str(&name);
-        let placeholders = (1..=a.len()).map(|k| format!("${k}")).collect::<Vec<_>>().join(", ");
-        if let Err(e) = sqlbuf::inline_pg(&format!("({placeholders})"), a, &mut sql) {
-            return fail(e);
+        for (k, arg) in a.iter().enumerate() {
+            sql.push_str(if k == 0 { "(" } else { ", " });
+            if let Err(e) = sqlbuf::push_pg_literal(arg, &mut sql) {
+                return fail(e);
+            }
         }
+        sql.push(')');
     }
     if !prepare.is_empty() {
         if let Err(e) = conn.execute(sqlx::raw_sql(&prepare)).await {

@@ -145,51 +145,49 @@ pub(crate) fn renumber(sql: &str, offset: usize, n_args: usize, out: &mut String
     })
 }
 
-/// Writes `sql` with each placeholder `$k` replaced by its argument as a PostgreSQL literal of the
-/// type a bound argument has (`int8`, `float8`, `text`), so the statement means what it means with
-/// bound arguments. For statements sent together in one simple-query message, which carries no
-/// parameters (see `send_message`). Text is written as an escape string (`E'…'`, backslashes and
-/// quotes doubled), which reads the same whatever `standard_conforming_strings` is; text holding a
-/// NUL character, which PostgreSQL cannot store, is refused.
-pub(crate) fn inline_pg(sql: &str, args: &[Arg], out: &mut String) -> Result<(), String> {
-    placeholders(sql, args.len(), out, |n, out| {
-        match &args[n - 1] {
-            Arg::I64(v) => {
-                out.push_str("('");
-                out.push_str(&v.to_string());
-                out.push_str("'::int8)");
-            }
-            Arg::F64(v) => {
-                let text = if v.is_nan() {
-                    "NaN".to_owned()
-                } else if v.is_infinite() {
-                    if *v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
-                } else {
-                    format!("{v:?}")
-                };
-                out.push_str("('");
-                out.push_str(&text);
-                out.push_str("'::float8)");
-            }
-            Arg::Str(s) => {
-                if s.contains('\0') {
-                    return Err("text with a NUL character cannot be stored".into());
-                }
-                out.push_str("(E'");
-                for c in s.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\'' => out.push_str("''"),
-                        c => out.push(c),
-                    }
-                }
-                out.push_str("'::text)");
-            }
-            Arg::NullI64 => out.push_str("(NULL::int8)"),
-            Arg::NullStr => out.push_str("(NULL::text)"),
+/// Writes an argument as a PostgreSQL literal of the type a bound argument has (`int8`, `float8`,
+/// `text`), so a statement with it written in means what it means with the argument bound. For
+/// statements sent together in one simple-query message, which carries no parameters (see
+/// `send_message`). Text is written as an escape string (`E'…'`, backslashes and quotes doubled),
+/// which reads the same whatever `standard_conforming_strings` is; text holding a NUL character,
+/// which PostgreSQL cannot store, is refused.
+pub(crate) fn push_pg_literal(a: &Arg, out: &mut String) -> Result<(), String> {
+    match a {
+        Arg::I64(v) => {
+            out.push_str("('");
+            out.push_str(&v.to_string());
+            out.push_str("'::int8)");
         }
-        Ok(())
-    })
+        Arg::F64(v) => {
+            let text = if v.is_nan() {
+                "NaN".to_owned()
+            } else if v.is_infinite() {
+                if *v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+            } else {
+                format!("{v:?}")
+            };
+            out.push_str("('");
+            out.push_str(&text);
+            out.push_str("'::float8)");
+        }
+        Arg::Str(s) => {
+            if s.contains('\0') {
+                return Err("text with a NUL character cannot be stored".into());
+            }
+            out.push_str("(E'");
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("''"),
+                    c => out.push(c),
+                }
+            }
+            out.push_str("'::text)");
+        }
+        Arg::NullI64 => out.push_str("(NULL::int8)"),
+        Arg::NullStr => out.push_str("(NULL::text)"),
+    }
+    Ok(())
 }
 
 /// Copies `sql` to `out`, calling `f` for each placeholder `$k` outside quotes ('…', "…") after
@@ -264,23 +262,18 @@ mod tests {
     }
 
     #[test]
-    fn inlines_arguments_as_typed_postgres_literals() {
-        let mut out = String::new();
-        let args = vec![
-            Arg::I64(-5),
-            Arg::Str(r"it's a \ 'q'".into()),
-            Arg::NullI64,
-            Arg::NullStr,
-            Arg::F64(0.1),
-            Arg::F64(f64::NEG_INFINITY),
-            Arg::I64(i64::MIN),
-        ];
-        inline_pg("UPDATE t SET a = a-$1, b = $2, c = $3, d = $4, e = $5, f = $6, g = $7 WHERE x = '$1'", &args, &mut out).unwrap();
-        assert_eq!(
-            out,
-            r"UPDATE t SET a = a-('-5'::int8), b = (E'it''s a \\ ''q'''::text), c = (NULL::int8), d = (NULL::text), e = ('0.1'::float8), f = ('-Infinity'::float8), g = ('-9223372036854775808'::int8) WHERE x = '$1'"
-        );
-        assert!(inline_pg("SELECT $1", &[Arg::Str("a\0b".into())], &mut String::new()).is_err());
-        assert!(inline_pg("SELECT $2", &[Arg::I64(1)], &mut String::new()).is_err());
+    fn writes_arguments_as_typed_postgres_literals() {
+        let lit = |a: Arg| {
+            let mut out = String::new();
+            push_pg_literal(&a, &mut out).map(|_| out)
+        };
+        assert_eq!(lit(Arg::I64(-5)).unwrap(), "('-5'::int8)");
+        assert_eq!(lit(Arg::I64(i64::MIN)).unwrap(), "('-9223372036854775808'::int8)");
+        assert_eq!(lit(Arg::Str(r"it's a \ 'q'".into())).unwrap(), r"(E'it''s a \\ ''q'''::text)");
+        assert_eq!(lit(Arg::NullI64).unwrap(), "(NULL::int8)");
+        assert_eq!(lit(Arg::NullStr).unwrap(), "(NULL::text)");
+        assert_eq!(lit(Arg::F64(0.1)).unwrap(), "('0.1'::float8)");
+        assert_eq!(lit(Arg::F64(f64::NEG_INFINITY)).unwrap(), "('-Infinity'::float8)");
+        assert!(lit(Arg::Str("a\0b".into())).is_err());
     }
 }
