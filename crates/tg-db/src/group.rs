@@ -23,6 +23,7 @@
 //! - The groups are run by a task of its own, so a caller that goes away (a closed HTTP connection)
 //!   cannot leave the other members without an answer.
 
+use crate::merge::Merged;
 use crate::{send_checked, Arg, Backend, Check, Db, Prepared, Queued, Row, Tx, WriterState};
 use sqlx::pool::PoolConnection;
 use sqlx::Any;
@@ -228,10 +229,7 @@ async fn together_pg(db: &Db, own: &mut Option<(PoolConnection<Any>, Prepared)>,
     }
     let mut stmts: Vec<(&str, &[Arg])> = vec![("BEGIN", &[])];
     let mut checks = vec![Check::None];
-    for (merged, c) in &parts {
-        stmts.extend(merged.iter().map(|m| (m.sql.as_ref(), m.args.as_slice())));
-        checks.extend_from_slice(c);
-    }
+    push_parts(&parts, &mut stmts, &mut checks);
     if sealed {
         stmts.push(("SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE", &[]));
         checks.push(Check::None);
@@ -285,10 +283,7 @@ async fn together_pg(db: &Db, own: &mut Option<(PoolConnection<Any>, Prepared)>,
     let Some((conn, prepared)) = own.as_mut() else { return Err(restore(ready)) };
     let mut stmts: Vec<(&str, &[Arg])> = Vec::new();
     let mut checks = Vec::new();
-    for (merged, c) in &tails {
-        stmts.extend(merged.iter().map(|m| (m.sql.as_ref(), m.args.as_slice())));
-        checks.extend_from_slice(c);
-    }
+    push_parts(&tails, &mut stmts, &mut checks);
     let commit_at = stmts.len();
     stmts.push(("COMMIT", &[]));
     checks.push(Check::None);
@@ -305,6 +300,14 @@ async fn together_pg(db: &Db, own: &mut Option<(PoolConnection<Any>, Prepared)>,
     }
     answer(ready.into_iter().map(|(m, _)| m), done.into_iter().skip(commit_at + 1).map(|d| d.rows), err);
     Ok(())
+}
+
+/// Appends the members' taken queues (see `Tx::take_pending`) to a group's statements and checks.
+fn push_parts<'a>(parts: &'a [(Vec<Merged>, Vec<Check>)], stmts: &mut Vec<(&'a str, &'a [Arg])>, checks: &mut Vec<Check>) {
+    for (merged, c) in parts {
+        stmts.extend(merged.iter().map(|m| (m.sql.as_ref(), m.args.as_slice())));
+        checks.extend_from_slice(c);
+    }
 }
 
 /// Rolls back a group that cannot go on and hands its members back to run alone.
@@ -394,10 +397,7 @@ async fn together_on(conn: &mut PoolConnection<Any>, g: &mut WriterState, member
     }
     let mut stmts: Vec<(&str, &[Arg])> = vec![("BEGIN IMMEDIATE", &[])];
     let mut checks = vec![Check::None];
-    for (merged, c) in &parts {
-        stmts.extend(merged.iter().map(|m| (m.sql.as_ref(), m.args.as_slice())));
-        checks.extend_from_slice(c);
-    }
+    push_parts(&parts, &mut stmts, &mut checks);
     let commit_at = stmts.len();
     stmts.push(("COMMIT", &[]));
     checks.push(Check::None);
